@@ -1,0 +1,42 @@
+"""`bigprior <command>`: one entry point for every stage.
+
+Each command lives in its own module with a `build_parser()` and a `main(argv)`; this table only
+names them, so adding a command is one line and importing the CLI stays cheap.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+from collections.abc import Sequence
+
+from .runtime import run_cli
+
+# command -> (module, one-line help)
+COMMANDS: dict[str, tuple[str, str]] = {
+    "train": ("bigprior.fusion.cli", "train the fusion network (the paper's code/train.py), then test it"),
+}
+
+
+def _usage() -> str:
+    width = max(len(name) for name in COMMANDS)
+    lines = ["usage: bigprior <command> [options]   (bigprior <command> --help for its options)", "", "commands:"]
+    lines += [f"  {name:<{width}}  {text}" for name, (_, text) in COMMANDS.items()]
+    return "\n".join(lines)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or argv[0] in ("-h", "--help"):
+        print(_usage())
+        return 0
+    command, rest = argv[0], argv[1:]
+    if command not in COMMANDS:
+        print(f"error: unknown command {command!r}\n\n{_usage()}", file=sys.stderr)
+        return 2
+    module = importlib.import_module(COMMANDS[command][0])
+    return run_cli(module.main, rest)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,182 @@
+"""Reading and writing the image, array and text files of the pipeline.
+
+Every reader checks what it reads and raises `BIGPriorError` naming the file; every writer writes a
+temporary file in the target folder and renames it, so a finished file is never seen half-written.
+Conversions are named after what they convert, and follow the paper's release bit for bit:
+`float_from_uint8` is cv2/torchvision's `/255` and `uint8_from_float` is torchvision's `save_image`
+rounding; `uint8_from_float_truncated` is `to_pil_image`'s truncation, which the release used for
+the observation images it wrote (grayscale input, masked input).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from PIL import Image, UnidentifiedImageError
+
+from .errors import BIGPriorError
+
+IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".ppm", ".pgm", ".webp", ".tif", ".tiff")
+
+
+# ---------------------------------------------------------------------------------------------
+# atomic writes
+
+
+@contextmanager
+def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
+    """Yield a temporary path beside `path`; on success rename it onto `path`, else delete it.
+
+    The temporary file is created by the writer, so it gets the usual permissions (umask)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp_path = path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp{path.suffix}")
+    try:
+        yield tmp_path
+        os.replace(tmp_path, path)
+    finally:
+        if tmp_path.exists():
+            tmp_path.unlink()
+
+
+def write_png(path: str | os.PathLike, image: np.ndarray) -> None:
+    """Write an HxW (grayscale) or HxWx3 (RGB) uint8 array as PNG, atomically."""
+    if image.dtype != np.uint8:
+        raise TypeError(f"write_png expects uint8, got {image.dtype}")
+    with atomic_path(path) as tmp:
+        Image.fromarray(image).save(tmp, format="PNG")
+
+
+def write_npy(path: str | os.PathLike, array: np.ndarray) -> None:
+    with atomic_path(path) as tmp:
+        with open(tmp, "wb") as f:
+            np.save(f, array)
+
+
+def write_text(path: str | os.PathLike, text: str) -> None:
+    with atomic_path(path) as tmp:
+        tmp.write_text(text)
+
+
+def write_json(path: str | os.PathLike, obj: Any, indent: int | None = 2) -> None:
+    write_text(path, json.dumps(obj, indent=indent))
+
+
+def torch_save(path: str | os.PathLike, obj: Any) -> None:
+    with atomic_path(path) as tmp:
+        torch.save(obj, tmp)
+
+
+def write_with(path: str | os.PathLike, writer: Callable[[Path], None]) -> None:
+    """Atomically write `path` with a function that writes to the path it is given (e.g. savefig)."""
+    with atomic_path(path) as tmp:
+        writer(tmp)
+
+
+# ---------------------------------------------------------------------------------------------
+# reading
+
+
+def _open_image(path: Path) -> Image.Image:
+    if not path.is_file():
+        raise BIGPriorError(f"{path}: file not found")
+    try:
+        image = Image.open(path)
+        image.load()
+    except (UnidentifiedImageError, OSError, SyntaxError) as exc:
+        raise BIGPriorError(f"{path}: not a readable image ({exc.__class__.__name__})") from exc
+    return image
+
+
+def read_rgb(path: str | os.PathLike, allow_conversion: bool = False) -> np.ndarray:
+    """Read an RGB image as HxWx3 uint8. Other modes are an error unless `allow_conversion`."""
+    path = Path(path)
+    image = _open_image(path)
+    if image.mode != "RGB":
+        if not allow_conversion:
+            raise BIGPriorError(f"{path}: expected an RGB image, got mode {image.mode} ({len(image.getbands())} channels)")
+        image = image.convert("RGB")
+    return np.asarray(image, dtype=np.uint8)
+
+
+def read_gray(path: str | os.PathLike) -> np.ndarray:
+    """Read an 8-bit grayscale image as HxW uint8 (mode L)."""
+    path = Path(path)
+    image = _open_image(path)
+    if image.mode != "L":
+        raise BIGPriorError(f"{path}: expected an 8-bit grayscale image, got mode {image.mode}")
+    return np.asarray(image, dtype=np.uint8)
+
+
+def read_npy_image(path: str | os.PathLike, channels: int = 3) -> np.ndarray:
+    """Read an HxWxC float array saved with np.save (the denoising inputs)."""
+    path = Path(path)
+    if not path.is_file():
+        raise BIGPriorError(f"{path}: file not found")
+    try:
+        array = np.load(path, allow_pickle=False)
+    except (ValueError, OSError, EOFError) as exc:
+        raise BIGPriorError(f"{path}: not a readable .npy array ({exc})") from exc
+    if array.ndim != 3 or array.shape[2] != channels or not np.issubdtype(array.dtype, np.floating):
+        raise BIGPriorError(f"{path}: expected a float HxWx{channels} array, got {array.dtype} {array.shape}")
+    return array
+
+
+def read_json(path: str | os.PathLike) -> Any:
+    path = Path(path)
+    if not path.is_file():
+        raise BIGPriorError(f"{path}: file not found")
+    try:
+        return json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise BIGPriorError(f"{path}: not valid JSON ({exc})") from exc
+
+
+def list_images(folder: str | os.PathLike) -> list[Path]:
+    """Image files of a folder in sorted file-name order (index i = position)."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise BIGPriorError(f"{folder}: folder not found")
+    return sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS)
+
+
+# ---------------------------------------------------------------------------------------------
+# conversions
+
+
+def float_from_uint8(image: np.ndarray) -> np.ndarray:
+    """uint8 -> float32 in [0, 1] (divided in float64 first, as the release's cv2 loader did)."""
+    return (image.astype(np.float64) / 255.0).astype(np.float32)
+
+
+def uint8_from_float(image: np.ndarray | torch.Tensor) -> np.ndarray:
+    """[0, 1] float -> uint8 by rounding and clamping (torchvision `save_image`)."""
+    if isinstance(image, torch.Tensor):
+        return image.detach().float().mul(255).add_(0.5).clamp_(0, 255).to(torch.uint8).cpu().numpy()
+    return np.clip(np.asarray(image, dtype=np.float32) * 255 + 0.5, 0, 255).astype(np.uint8)
+
+
+def uint8_from_float_truncated(image: torch.Tensor) -> np.ndarray:
+    """[0, 1] float -> uint8 by truncation (torchvision `to_pil_image`, as the release saved inputs)."""
+    return image.detach().float().clamp(0, 1).mul(255).to(torch.uint8).cpu().numpy()
+
+
+def hwc_to_chw(image: np.ndarray) -> torch.Tensor:
+    """HxW or HxWxC array -> CxHxW float32 tensor."""
+    if image.ndim == 2:
+        image = image[:, :, None]
+    return torch.from_numpy(np.ascontiguousarray(image.transpose(2, 0, 1))).float()
+
+
+def chw_to_hwc(tensor: torch.Tensor) -> np.ndarray:
+    """CxHxW tensor -> HxWxC (or HxW for one channel) numpy array."""
+    array = tensor.detach().cpu().numpy().transpose(1, 2, 0)
+    return array[:, :, 0] if array.shape[2] == 1 else array
