@@ -15,6 +15,9 @@ from .runtime import run_cli
 # command -> (module, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
     "train": ("bigprior.fusion.cli", "train the fusion network (the paper's code/train.py), then test it"),
+    "invert": ("bigprior.inversion.cli", "inversion stage: invert <colorization|inpainting|denoising> [the paper's flags]"),
+    "check-inversion": ("bigprior.inversion.check", "invert generated images to test a generator and settings"),
+    "prepare-lsun": ("bigprior.lsun", "export LSUN LMDB images as 256x256 PNGs (data/lsun/<category>)"),
 }
 
 

@@ -61,6 +61,10 @@ class Degradation(ABC):
         """What the inversion loss compares of a (B,3,H,W) image; identity unless overridden."""
         return image
 
+    def sigma_for(self, index: int, seed: int) -> int | None:
+        """Noise level of image `index` on the 0..255 scale (saved in input/sigma.json); None without noise."""
+        return None
+
     def inversion_target(self, observation: torch.Tensor) -> torch.Tensor:
         """The 3-channel image (same scale as `observation`) that the inversion fits via `loss_view`."""
         return observation

@@ -11,6 +11,7 @@ STREAM_INIT = 0
 STREAM_MASK = 1
 STREAM_NOISE = 2
 STREAM_SIGMA = 3
+STREAM_SAMPLE = 4  # latent codes of generated test images (check-inversion)
 
 
 def item_seed(seed: int, index: int, stream: int) -> int:

@@ -1,0 +1,252 @@
+"""The inversion stage: invert every image of a folder and write the experiment's `inter_data`.
+
+`Inverter` turns clean images into (observation, prior) pairs with one generator, loss and
+degradation; `run_stage` feeds it the images of a folder in batches and writes, per image i,
+`GT/{i}.png`, `input/{i}.png|.npy`, `mask/{i}.png` (masked tasks), `mGANlog/{i}.json` (final loss,
+every restart's loss, which won) and, last, `mGANoutput/{i}.png`: an image whose prior exists is
+finished and skipped on a rerun. Under `torchrun` each process takes a disjoint share of the images
+(by position) on its own device; the files written do not depend on the number of processes.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+from tqdm import tqdm
+
+from .. import imageio
+from ..degradations import Degradation, Observation, mask_to_uint8
+from ..errors import BIGPriorError
+from ..experiment import INVERSION_ARGS_FILE, Experiment, split_experiment_name
+from ..metrics import psnr
+from .distributed import ProcessShare
+from .invert import check_settings, invert
+from .losses import InversionLoss
+from .multicode import MultiCodeGenerator
+
+LOG_DIR = "mGANlog"
+# mGANargs.txt keys that change how a run executes but not what it writes: a resumed run may differ in them
+RUN_ONLY_KEYS = frozenset({"batch_size", "device", "max_images", "start", "end", "video", "fps", "compile"})
+
+
+@dataclass(frozen=True)
+class InversionSettings:
+    """How each image is inverted (the paper's flags, typed)."""
+
+    composing_layer: int = 4
+    z_number: int = 30
+    optimization: str = "GD"
+    lr: float = 1.0
+    iterations: int = 1500
+    init_type: str = "Normal"
+    restarts: int = 1
+    seed: int = 0
+    precision: str = "default"  # default | fp32 | bf16 (autocast of the steps)
+    fold_layers: bool = False  # run the PGGAN blocks folded (faster, equal up to float rounding)
+    compile: bool = False  # torch.compile the step
+
+    def check(self) -> None:
+        check_settings(self.optimization, self.init_type, self.iterations, self.lr, self.restarts)
+
+
+@dataclass
+class InvertedImage:
+    index: int
+    clean: np.ndarray  # HxWx3 uint8
+    observation: Observation
+    prior: np.ndarray  # HxWx3 uint8, as saved (after the degradation's finalize_prior)
+    loss: float  # final data loss of the kept restart
+    initial_loss: float  # data loss of the kept restart's initial codes
+    restart_losses: list[float] = field(default_factory=list)
+    best_restart: int = 0
+
+    def log(self, source: str) -> dict:
+        return {"index": self.index, "source": source, "final_loss": self.loss, "initial_loss": self.initial_loss,
+                "best_restart": self.best_restart, "restart_losses": self.restart_losses}
+
+
+def observation_uint8(observation: Observation) -> np.ndarray:
+    """The observation as an HxWxC uint8 picture (clipped), for finalize_prior and figures."""
+    return imageio.uint8_from_float_truncated(observation.x).transpose(1, 2, 0)
+
+
+class Inverter:
+    """One generator, loss and degradation: inverts batches of clean images into priors."""
+
+    def __init__(self, generator: torch.nn.Module, loss: InversionLoss, degradation: Degradation,
+                 settings: InversionSettings, device: torch.device) -> None:
+        settings.check()
+        self.settings, self.degradation, self.device = settings, degradation, device
+        self.multicode = MultiCodeGenerator(generator.to(device), settings.composing_layer, settings.z_number,
+                                            fold=settings.fold_layers)
+        self.loss = loss.to(device)
+        self.resolution = generator.resolution
+
+    def __call__(self, clean: Sequence[np.ndarray], indices: Sequence[int],
+                 progress: Callable[[int], None] | None = None) -> list[InvertedImage]:
+        s, degradation = self.settings, self.degradation
+        observations = [degradation.observe(imageio.hwc_to_chw(imageio.float_from_uint8(image)), index, s.seed)
+                        for image, index in zip(clean, indices)]
+        targets = torch.stack([degradation.inversion_target(o.x) for o in observations]).to(self.device) * 2 - 1
+        masks = None
+        if observations[0].mask is not None:
+            masks = torch.stack([o.mask for o in observations]).to(self.device)
+        result = invert(
+            self.multicode, self.loss, targets, degradation=degradation, masks=masks, optimization=s.optimization,
+            lr=s.lr, iterations=s.iterations, init_type=s.init_type, seed=s.seed, indices=indices,
+            restarts=s.restarts, precision=s.precision, compile=s.compile, progress=progress,
+        )
+        raw = imageio.uint8_from_float_truncated((result.image + 1) / 2).transpose(0, 2, 3, 1)
+        initial = result.history[:, 0] if s.iterations else result.loss
+        return [
+            InvertedImage(
+                index=index, clean=image, observation=observation,
+                prior=degradation.finalize_prior(raw[b], image, observation_uint8(observation)),
+                loss=float(result.loss[b]), initial_loss=float(initial[b]),
+                restart_losses=[float(v) for v in result.restart_losses[b]], best_restart=int(result.best_restart[b]),
+            )
+            for b, (index, image, observation) in enumerate(zip(indices, clean, observations))
+        ]
+
+
+# ---------------------------------------------------------------------------------------------
+# the stage over a folder
+
+
+def experiment_for_outputs(outputs: str | os.PathLike, degradation: Degradation) -> Experiment:
+    """`-o <root>/inter_data/<task>_<dataset>` -> the Experiment; the task must be the degradation's."""
+    path = Path(outputs).resolve()
+    if path.parent.name != "inter_data":
+        raise BIGPriorError(f"-o/--outputs {outputs}: expected <workspace>/inter_data/<task>_<dataset>, e.g. inter_data/col_bedroom")
+    task, _ = split_experiment_name(path.name)
+    if task != degradation.task:
+        raise BIGPriorError(
+            f"-o/--outputs {outputs}: {degradation.title} experiments are named {degradation.task}_<dataset>, not {path.name}"
+        )
+    return Experiment(path.name, path.parent.parent)
+
+
+def read_input_image(path: Path, resolution: int, resize: bool) -> np.ndarray:
+    """An RGB image of the generator's resolution (bicubic-resized to it only with `resize`)."""
+    image = imageio.read_rgb(path)
+    if image.shape[:2] != (resolution, resolution):
+        if not resize:
+            raise BIGPriorError(
+                f"{path}: image is {image.shape[1]}x{image.shape[0]}, the generator makes {resolution}x{resolution} "
+                "(resize the images, or pass --resize True)"
+            )
+        image = np.asarray(Image.fromarray(image).resize((resolution, resolution), Image.BICUBIC))
+    return image
+
+
+def check_or_write_args(experiment: Experiment, args: dict, writer: bool) -> None:
+    """A resumed experiment must have been made with the same settings; the first run writes them."""
+    path = experiment.dir / INVERSION_ARGS_FILE
+    if path.is_file():
+        previous = imageio.read_json(path)
+        for key, value in args.items():
+            if key not in RUN_ONLY_KEYS and key in previous and previous[key] != value:
+                raise BIGPriorError(
+                    f"{path}: this experiment was made with {key}={previous[key]!r}, this run has {value!r} "
+                    "(use the same settings to resume, or another -o/--outputs)"
+                )
+    elif writer:
+        imageio.write_json(path, args)
+
+
+def write_sigmas(experiment: Experiment, degradation: Degradation, seed: int, count: int) -> None:
+    """input/sigma.json: the noise level of images 0..count-1 (deterministic given the seed)."""
+    sigmas = [degradation.sigma_for(i, seed) for i in range(count)]
+    if count and sigmas[0] is not None:
+        path = experiment.sigma_path
+        if not path.is_file() or imageio.read_json(path) != sigmas:
+            imageio.write_json(path, sigmas, indent=None)
+
+
+def write_image_outputs(experiment: Experiment, degradation: Degradation, item: InvertedImage, source: str) -> None:
+    """All files of one image, the prior last (its presence marks the image finished)."""
+    i = item.index
+    imageio.write_png(experiment.gt_path(i), item.clean)
+    degradation.write_observation(experiment.input_path(i), item.observation)
+    if item.observation.mask is not None:
+        imageio.write_png(experiment.mask_path(i), mask_to_uint8(item.observation.mask))
+    imageio.write_json(experiment.dir / LOG_DIR / f"{i}.json", item.log(source))
+    imageio.write_png(experiment.prior_path(i), item.prior)
+
+
+@dataclass
+class StageSummary:
+    inverted: int = 0
+    skipped: int = 0
+    seconds: float = 0.0
+    psnr_sum: float = 0.0  # prior vs GT, over the images inverted in this run
+    loss_sum: float = 0.0
+
+    def add(self, other: StageSummary) -> None:
+        for key, value in asdict(other).items():
+            setattr(self, key, getattr(self, key) + value)
+
+    def format(self, experiment: Experiment, processes: int) -> str:
+        if not self.inverted:
+            return f"{experiment.dir}: nothing to invert ({self.skipped} images already finished)"
+        n = self.inverted
+        return (
+            f"{experiment.dir}: inverted {n} images ({self.skipped} already finished) in {self.seconds / 60:.2f} "
+            f"process-minutes over {processes} process(es), {self.seconds / n:.1f} s per image; "
+            f"mean final loss {self.loss_sum / n:.4g}, mean prior PSNR vs GT {self.psnr_sum / n:.2f} dB"
+        )
+
+
+def input_files(folder: str | os.PathLike, max_images: int) -> list[Path]:
+    """The data set: the first `max_images` image files of `folder` in sorted name order (index = position)."""
+    files = imageio.list_images(folder)
+    if not files:
+        raise BIGPriorError(f"-i/--target_images {folder}: no image files in the folder")
+    return files[:max_images]
+
+
+def run_stage(
+    inverter: Inverter,
+    experiment: Experiment,
+    images: list[tuple[int, Path]],
+    *,
+    total_images: int,
+    args: dict,
+    batch_size: int,
+    resize: bool = False,
+    share: ProcessShare | None = None,
+) -> StageSummary:
+    """Invert this process's share of `images` (index, file) and write their outputs; returns this
+    process's summary. `total_images` sizes input/sigma.json; `args` is written as mGANargs.txt."""
+    share = share or ProcessShare()
+    degradation, seed = inverter.degradation, inverter.settings.seed
+    if batch_size < 1:
+        raise BIGPriorError(f"--batch_size must be at least 1, got {batch_size}")
+    mine = images[share.rank :: share.world]
+    pending = [(i, path) for i, path in mine if not experiment.prior_path(i).is_file()]
+    summary = StageSummary(skipped=len(mine) - len(pending))
+    clean = {i: read_input_image(path, inverter.resolution, resize) for i, path in pending}  # all checked first
+    check_or_write_args(experiment, args, writer=share.rank == 0)
+    if share.rank == 0:
+        write_sigmas(experiment, degradation, seed, total_images)
+    with tqdm(total=len(pending) * inverter.settings.iterations, unit="img-step", desc=experiment.name, disable=share.rank != 0,
+              smoothing=0.05) as bar:
+        for first in range(0, len(pending), batch_size):
+            batch = pending[first : first + batch_size]
+            indices = [i for i, _ in batch]
+            started = time.perf_counter()
+            results = inverter([clean[i] for i in indices], indices, progress=lambda n, b=len(batch): bar.update(n * b))
+            summary.seconds += time.perf_counter() - started
+            for (i, path), item in zip(batch, results):
+                write_image_outputs(experiment, degradation, item, path.name)
+                summary.inverted += 1
+                summary.loss_sum += item.loss
+                summary.psnr_sum += psnr(item.prior, item.clean)
+    return summary
