@@ -16,10 +16,12 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, fields
 from pathlib import Path
 
+import torch
+
 from ..degradations import BlindAWGN, Colorization, Degradation, Inpainting, RandomMaskInpainting, read_mask
 from ..errors import BIGPriorError
 from ..fusion.options import PRECISIONS
-from ..generators import load_pggan, resolve_generator_path
+from ..generators import PGGANGenerator, load_pggan, resolve_generator_path
 from ..runtime import resolve_device, str2bool
 from .losses import build_loss
 from .distributed import ProcessShare, gather_summaries, process_group
@@ -86,13 +88,16 @@ SCRIPTS: dict[str, Script] = {
 }
 
 
-def build_parser(script: Script) -> argparse.ArgumentParser:
+def build_parser(script: Script, io: bool = True) -> argparse.ArgumentParser:
+    """The script's flags; `io=False` leaves out -i/--target_images and -o/--outputs (check-inversion)."""
     p = argparse.ArgumentParser(prog=f"{script.name}.py", description=script.description)
-    p.add_argument("-i", "--target_images", required=True, help="folder of clean RGB images (sorted by name; index i = position)")
+    if io:
+        p.add_argument("-i", "--target_images", required=True, help="folder of clean RGB images (sorted by name; index i = position)")
     if script.mask_default is not None:
         p.add_argument("-m", "--mask", default=script.mask_default,
                        help=f"mask file (white = missing), a name in code/mganprior/masks/, or {CENTER_MASK} (built in)")
-    p.add_argument("-o", "--outputs", required=True, help="experiment folder <workspace>/inter_data/<task>_<dataset>")
+    if io:
+        p.add_argument("-o", "--outputs", required=True, help="experiment folder <workspace>/inter_data/<task>_<dataset>")
     p.add_argument("--inversion_type", default=INVERSION_TYPE, help=f"only {INVERSION_TYPE} (multi-code GAN prior)")
     p.add_argument("--composing_layer", type=int, default=script.composing_layer, help="layer where the codes are composed")
     p.add_argument("--z_number", type=int, default=script.z_number, help="number of latent codes")
@@ -148,9 +153,14 @@ def check_release_flags(args: argparse.Namespace) -> None:
         raise BIGPriorError(f"--max_images must be at least 1, got {args.max_images}")
 
 
-def build_inverter(args: argparse.Namespace, degradation: Degradation, device) -> Inverter:
+def load_generator(args: argparse.Namespace) -> PGGANGenerator:
+    return load_pggan(resolve_generator_path(args.gan_model, args.gan_weights))
+
+
+def build_inverter(args: argparse.Namespace, degradation: Degradation, device: torch.device,
+                   generator: PGGANGenerator | None = None) -> Inverter:
     """Generator, loss and settings of the parsed flags (shared by the scripts and check-inversion)."""
-    generator = load_pggan(resolve_generator_path(args.gan_model, args.gan_weights))
+    generator = generator or load_generator(args)
     loss = build_loss(args.loss_type, args.l1_lambda, args.l2_lambda, args.vgg_lambda, args.vgg_loss_type,
                       args.vgg_layer, args.image_size, args.vgg_weights)
     return Inverter(generator, loss, degradation, settings_from_args(args), device)
