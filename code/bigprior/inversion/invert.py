@@ -2,14 +2,15 @@
 
 Every image of a batch (and every restart of an image) is an independent problem: the loss is the sum
 over images of each image's mean loss and both optimizers act element-wise, so an image follows the
-trajectory it would follow alone. Initial codes come from the image's own random stream (run seed,
+trajectory it would follow alone (on the CPU bit for bit, see `numeric_mode`). Initial codes come from the image's own random stream (run seed,
 image index), so results do not depend on batch size, order or process count. The generator stays
 frozen; only z and alpha are optimized (mGANprior: SGD "GD" or Adam, z ~ N(0, 1) or 0, alpha = 1/N).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import contextlib
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
 import torch
@@ -69,6 +70,21 @@ def initial_codes(multicode: MultiCodeGenerator, index: int, seed: int, init_typ
     return z, alpha
 
 
+@contextlib.contextmanager
+def numeric_mode(precision: str, device: torch.device) -> Iterator[Callable[[], contextlib.AbstractContextManager]]:
+    """The fusion stage's `precision_mode`; on the CPU also PyTorch's own convolutions instead of
+    oneDNN's or NNPACK's (which take over from a batch of 16): they compute each image of a batch on
+    its own, so a batch gives bit for bit the results of its images inverted one at a time."""
+    cpu = device.type == "cpu"
+    mkldnn = torch.backends.mkldnn.enabled
+    try:
+        torch.backends.mkldnn.enabled = mkldnn and not cpu
+        with torch.backends.nnpack.flags(enabled=not cpu), precision_mode(precision, device) as autocast:
+            yield autocast
+    finally:
+        torch.backends.mkldnn.enabled = mkldnn
+
+
 def _flatten_restarts(t: torch.Tensor) -> torch.Tensor:
     return t.reshape(t.shape[0] * t.shape[1], *t.shape[2:])
 
@@ -118,8 +134,7 @@ def invert(
     alpha = _flatten_restarts(alpha0).to(device=device, dtype=torch.float32).clone().requires_grad_(True)
 
     expanded_masks = None if masks is None else masks.repeat_interleave(restarts, dim=0)
-    target = loss.prepare(degradation.loss_view(targets.repeat_interleave(restarts, dim=0), expanded_masks))
-    if channels_last:  # in place: the folded weights get channels-last strides (same values)
+    if channels_last:  # in place: the weights get channels-last strides (same values)
         multicode.to(memory_format=torch.channels_last)
 
     def per_item_loss(z: torch.Tensor, alpha: torch.Tensor) -> torch.Tensor:
@@ -128,7 +143,8 @@ def invert(
     step_loss = torch.compile(per_item_loss) if compile else per_item_loss
     optimizer = OPTIMIZERS[optimization]([z, alpha], lr=lr)
     history = []
-    with precision_mode(precision, device) as autocast:
+    with numeric_mode(precision, device) as autocast:
+        target = loss.prepare(degradation.loss_view(targets.repeat_interleave(restarts, dim=0), expanded_masks))
         for _ in range(iterations):
             optimizer.zero_grad(set_to_none=True)
             with autocast():

@@ -93,7 +93,9 @@ class VGGFeatures(nn.Module):
 
 
 def _per_image_mean(values: torch.Tensor) -> torch.Tensor:
-    return values.float().flatten(1).mean(dim=1)
+    """Mean over each image, accumulated in float64: the value then does not depend on how the
+    reduction is split (which changes with the batch size), and restarts compare exactly."""
+    return values.flatten(1).double().mean(dim=1).float()
 
 
 def _distance(kind: str, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:

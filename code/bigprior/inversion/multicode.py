@@ -20,7 +20,7 @@ class MultiCodeGenerator(nn.Module):
     `fold=True` runs the PGGAN blocks in their folded form (`bigprior.inversion.folded`): the same
     function, fewer memory passes; `fold=False` runs the generator's own layers."""
 
-    def __init__(self, generator: nn.Module, composing_layer: int, z_number: int, fold: bool = True) -> None:
+    def __init__(self, generator: nn.Module, composing_layer: int, z_number: int, fold: bool = False) -> None:
         super().__init__()
         layers = list(generator.composable_layers())
         if not 0 <= composing_layer < len(layers):
@@ -37,8 +37,9 @@ class MultiCodeGenerator(nn.Module):
         self.pre = nn.Sequential(*layers[:composing_layer])
         self.post = nn.Sequential(*layers[composing_layer:])
         self.requires_grad_(False)
+        weight = next(generator.parameters())
         with torch.no_grad():
-            probe = self.pre(torch.zeros(1, self.z_dim, 1, 1, device=next(generator.parameters()).device))
+            probe = self.pre(torch.zeros(1, self.z_dim, 1, 1, device=weight.device, dtype=weight.dtype))
         self.feature_shape: tuple[int, int, int] = tuple(probe.shape[1:])
 
     @property
