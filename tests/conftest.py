@@ -65,3 +65,14 @@ def run_script(args: list[str], cwd: Path, timeout: float = 900, env: dict | Non
 def workspace(tmp_path: Path) -> Path:
     """An empty workspace folder (inter_data/ and net_data/ are created on demand)."""
     return tmp_path
+
+
+@pytest.fixture(scope="module")
+def one_torch_thread():
+    """Small convolutions: one thread is fastest, and immune to other processes on a shared CPU."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)

@@ -18,20 +18,13 @@ from bigprior.inversion import InversionLoss, MultiCodeGenerator, VGGFeatures, b
 from bigprior.inversion.folded import upsample_conv_kernel
 from bigprior.inversion.losses import VGG16_FILE, find_vgg16_weights, vgg16_features
 
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
 TRAJECTORY_TOLERANCE = 1e-4
 # A relative perturbation of 1e-7 of z0 moves the colorization case's final image by ~2e-4 after its
 # 25 steps (chroma is unconstrained by the luma loss), so arithmetic that differs in rounding from the
 # reference's (the folded layers) lands within a few times that, not within 1e-4.
 FOLDED_TRAJECTORY_TOLERANCE = 1e-3
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Tiny convolutions: one thread is fastest, and immune to other processes on a shared CPU."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 TASK_DEGRADATIONS = {"colorization": Colorization(), "inpainting": Inpainting(), "denoise": BlindAWGN()}
 
 

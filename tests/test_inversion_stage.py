@@ -12,7 +12,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 from conftest import CODE, VECTORS, require_shared, run_script
 from PIL import Image
 
@@ -22,6 +21,8 @@ from bigprior.inversion import check as check_module
 from bigprior.inversion.cli import script_main
 from bigprior.inversion.stage import LOG_DIR
 from bigprior.runtime import run_cli
+
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 SIZE, COUNT = 32, 5
 SCRIPT_CASES = {  # experiment -> (script, task flags)
@@ -41,14 +42,6 @@ RELEASE_KEYS = {
     "denoising": ["target_images", "mask", "outputs", *_LOSS_KEYS, "batch_size", *_RUN_KEYS,
                   "single_level", "sigma_min", "sigma_max"],
 }
-
-
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 @pytest.fixture(scope="module")

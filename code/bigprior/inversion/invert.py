@@ -10,6 +10,7 @@ frozen; only z and alpha are optimized (mGANprior: SGD "GD" or Adam, z ~ N(0, 1)
 from __future__ import annotations
 
 import contextlib
+import functools
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
@@ -19,7 +20,7 @@ from ..degradations import Degradation
 from ..errors import BIGPriorError
 from ..fusion.training import precision_mode
 from ..seeding import STREAM_INIT, torch_generator
-from .losses import InversionLoss
+from .losses import InversionLoss, PreparedTarget
 from .multicode import MultiCodeGenerator
 
 OPTIMIZERS: dict[str, type[torch.optim.Optimizer]] = {"GD": torch.optim.SGD, "Adam": torch.optim.Adam}
@@ -85,6 +86,20 @@ def numeric_mode(precision: str, device: torch.device) -> Iterator[Callable[[], 
         torch.backends.mkldnn.enabled = mkldnn
 
 
+def per_item_loss(multicode: MultiCodeGenerator, loss: InversionLoss, degradation: Degradation, z: torch.Tensor,
+                  alpha: torch.Tensor, masks: torch.Tensor | None, target_view: torch.Tensor,
+                  target_features: torch.Tensor | None) -> torch.Tensor:
+    """The loss of each item of a batch of codes: everything one step differentiates."""
+    return loss(degradation.loss_view(multicode(z, alpha), masks), PreparedTarget(target_view, target_features))
+
+
+@functools.cache
+def compiled_per_item_loss() -> Callable[..., torch.Tensor]:
+    """`per_item_loss` compiled once per process: the networks are arguments, so later batches and later
+    inversions reuse the compiled code (a new batch size compiles once more)."""
+    return torch.compile(per_item_loss)
+
+
 def _flatten_restarts(t: torch.Tensor) -> torch.Tensor:
     return t.reshape(t.shape[0] * t.shape[1], *t.shape[2:])
 
@@ -137,10 +152,7 @@ def invert(
     if channels_last:  # in place: the weights get channels-last strides (same values)
         multicode.to(memory_format=torch.channels_last)
 
-    def per_item_loss(z: torch.Tensor, alpha: torch.Tensor) -> torch.Tensor:
-        return loss(degradation.loss_view(multicode(z, alpha), expanded_masks), target)
-
-    step_loss = torch.compile(per_item_loss) if compile else per_item_loss
+    step_loss = compiled_per_item_loss() if compile else per_item_loss
     optimizer = OPTIMIZERS[optimization]([z, alpha], lr=lr)
     history = []
     with numeric_mode(precision, device) as autocast:
@@ -148,7 +160,7 @@ def invert(
         for _ in range(iterations):
             optimizer.zero_grad(set_to_none=True)
             with autocast():
-                per_item = step_loss(z, alpha)
+                per_item = step_loss(multicode, loss, degradation, z, alpha, expanded_masks, target.view, target.features)
             per_item.sum().backward()
             optimizer.step()
             history.append(per_item.detach())
