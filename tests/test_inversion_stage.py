@@ -176,6 +176,17 @@ def test_start_end_and_max_images_select_by_position(workspace, tiny_weights, ca
     np.testing.assert_array_equal(np.asarray(Image.open(workspace / "inter_data" / "inpcrop_tiny" / "GT" / "2.png")), images[2])
 
 
+def test_mask_from_a_file(workspace, tiny_weights):
+    make_images(workspace / "images", count=1)
+    mask = np.zeros((SIZE, SIZE), np.uint8)
+    mask[3:9, 20:30] = 255
+    Image.fromarray(mask).save(workspace / "my_mask.png")
+    assert invert_script(workspace, "inpcrop_tiny", tiny_weights, ["--mask", str(workspace / "my_mask.png")]) == 0
+    folder = workspace / "inter_data" / "inpcrop_tiny"
+    np.testing.assert_array_equal(np.asarray(Image.open(folder / "mask" / "0.png"))[..., 0], mask)
+    assert np.all(np.asarray(Image.open(folder / "input" / "0.png"))[3:9, 20:30] == 0)
+
+
 def test_two_processes_write_the_same_files_as_one(workspace, tiny_weights):
     make_images(workspace / "images")
     one, two = workspace / "one", workspace / "two"

@@ -32,8 +32,9 @@ from .losses import InversionLoss
 from .multicode import MultiCodeGenerator
 
 LOG_DIR = "mGANlog"
-# mGANargs.txt keys that change how a run executes but not what it writes: a resumed run may differ in them
-RUN_ONLY_KEYS = frozenset({"batch_size", "device", "max_images", "start", "end", "video", "fps", "compile"})
+# mGANargs.txt keys that a resumed run may change: how it executes, and where files are (which may move)
+RUN_ONLY_KEYS = frozenset({"batch_size", "device", "max_images", "start", "end", "video", "fps", "compile",
+                           "target_images", "outputs", "gan_weights", "vgg_weights"})
 
 
 @dataclass(frozen=True)
