@@ -74,7 +74,7 @@ def target_images(generator: PGGANGenerator, count: int, images: str | None, see
         return torch.stack([imageio.hwc_to_chw(a) for a in arrays]) * 2 - 1
     z = torch.randn(count, generator.z_dim, generator=torch.Generator().manual_seed(seed + 1))
     with torch.no_grad():
-        return generator(z).clamp(-1, 1)
+        return generator(z.to(next(generator.parameters()).device)).clamp(-1, 1).cpu()
 
 
 def masks_for(setting: Setting, count: int, resolution: int) -> torch.Tensor | None:
@@ -159,7 +159,7 @@ def profile_steps(multicode, loss, setting, targets, masks, args) -> None:
     with profile(activities=activities) as prof:
         invert(multicode, loss, targets, degradation=setting.degradation, masks=masks, lr=args.lr, iterations=3,
                precision=args.precision, channels_last=args.channels_last, compile=args.compile)
-    sort = "self_cuda_time_total" if targets.device.type == "cuda" else "self_cpu_time_total"
+    sort = "self_device_time_total" if targets.device.type == "cuda" else "self_cpu_time_total"
     print(prof.key_averages().table(sort_by=sort, row_limit=25))
 
 

@@ -13,12 +13,13 @@ from __future__ import annotations
 
 import argparse
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
+from tqdm import tqdm
 
 from .. import imageio
 from ..errors import BIGPriorError
@@ -26,7 +27,7 @@ from ..metrics import psnr
 from ..runtime import resolve_device
 from ..seeding import STREAM_SAMPLE, torch_generator
 from .cli import SCRIPTS, build_inverter, build_parser, check_release_flags, load_generator
-from .stage import Inverter, observation_uint8
+from .stage import InvertedImage, Inverter, observation_uint8
 
 # task -> (script, forced flags): inpainting runs once with the fixed mask and once with random masks
 TASKS: dict[str, tuple[str, dict]] = {
@@ -80,17 +81,20 @@ class TaskCheck:
     rows: list[np.ndarray]  # clean, observation, prior strips for the grid
 
 
-def run_batches(inverter: Inverter, clean: list[np.ndarray], batch_size: int, iterations: int | None = None):
+def run_batches(inverter: Inverter, clean: list[np.ndarray], batch_size: int, iterations: int | None = None,
+                bar: tqdm | None = None) -> Iterator[InvertedImage]:
     for first in range(0, len(clean), batch_size):
         indices = list(range(first, min(first + batch_size, len(clean))))
-        yield from inverter([clean[i] for i in indices], indices, iterations=iterations)
+        progress = None if bar is None else (lambda n, b=len(indices): bar.update(n * b))
+        yield from inverter([clean[i] for i in indices], indices, progress=progress, iterations=iterations)
 
 
 def check_task(task: str, args: argparse.Namespace, generator: torch.nn.Module, clean: list[np.ndarray],
                device: torch.device) -> TaskCheck:
     inverter = build_inverter(args, SCRIPTS[TASKS[task][0]].degradation(args), device, generator)
     started = time.perf_counter()
-    results = list(run_batches(inverter, clean, args.batch_size))
+    with tqdm(total=len(clean) * args.iterations, unit="img-step", desc=task, leave=False) as bar:
+        results = list(run_batches(inverter, clean, args.batch_size, bar=bar))
     seconds = time.perf_counter() - started
     start = list(run_batches(inverter, clean, args.batch_size, iterations=0))
     shown = results[:GRID_COLUMNS]
@@ -112,6 +116,8 @@ def check_task(task: str, args: argparse.Namespace, generator: torch.nn.Module, 
 def main(argv: Sequence[str] | None = None) -> None:
     own, rest = build_check_parser().parse_known_args(argv)
     tasks = [t.strip() for t in own.tasks.split(",") if t.strip()]
+    if not tasks:
+        raise BIGPriorError(f"--tasks: name at least one of {', '.join(TASKS)}")
     for task in tasks:
         if task not in TASKS:
             raise BIGPriorError(f"--tasks: unknown task {task!r}; expected some of {', '.join(TASKS)}")
