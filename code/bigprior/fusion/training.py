@@ -90,7 +90,7 @@ class EpochReport:
     lr: float
 
 
-def _random_crop(batch: tuple[torch.Tensor, ...], size: int, generator: torch.Generator) -> tuple[torch.Tensor, ...]:
+def random_crop(batch: tuple[torch.Tensor, ...], size: int, generator: torch.Generator) -> tuple[torch.Tensor, ...]:
     height, width = batch[0].shape[-2:]
     if size >= min(height, width):
         return batch
@@ -132,7 +132,7 @@ def _train_epochs(
             for i, batch_index in enumerate(order.split(options.batch_size)):
                 batch = (data.x[batch_index], data.gt[batch_index], data.prior[batch_index])
                 if options.crop_size:
-                    batch = _random_crop(batch, options.crop_size, generator)
+                    batch = random_crop(batch, options.crop_size, generator)
                 x, gt, prior = (t.to(device, non_blocking=True).sub(SHIFT).contiguous(memory_format=memory_format) for t in batch)
                 optimizer.zero_grad(set_to_none=True)
                 with autocast():
@@ -158,9 +158,10 @@ def _train_epochs(
     model.to(memory_format=torch.contiguous_format)
 
 
-def _optimizer_and_scheduler(model: nn.Module, options: FusionOptions, iters: int):
-    optimizer = torch.optim.Adam(model.parameters(), lr=options.lr)
-    scheduler = torch.optim.lr_scheduler.CosineAnnealingWarmRestarts(optimizer, restart_period(iters, options.batch_size))
+def optimizer_and_scheduler(model: nn.Module, lr: float, batch_size: int, iters: int):
+    """Adam and the release's CosineAnnealingWarmRestarts (stepped every iteration at epoch + i / iters)."""
+    optimizer = torch.optim.Adam(model.parameters(), lr=lr)
+    scheduler = torch.optim.lr_scheduler.CosineAnnealingWarmRestarts(optimizer, restart_period(iters, batch_size))
     return optimizer, scheduler
 
 
@@ -183,7 +184,7 @@ def train(
     folder = create_run_dir(root, options.experiment)
     options.save(folder)
     iters = -(-len(data) // options.batch_size)
-    optimizer, scheduler = _optimizer_and_scheduler(model, options, iters)
+    optimizer, scheduler = optimizer_and_scheduler(model, options.lr, options.batch_size, iters)
     print(f"{folder}: {len(data)} training images, {sum(p.numel() for p in model.parameters())} parameters, device {device}")
     _train_epochs(folder, options, data, model, optimizer, scheduler, np.zeros(options.epochs), 0, device, on_epoch_end)
     return folder
@@ -203,19 +204,19 @@ def resume(
     data = load_triplets(experiment, train_indices, workers, desc="loading training images").to(device)
     model = _build_model(options, experiment).to(device)
     iters = -(-len(data) // options.batch_size)
-    optimizer, scheduler = _optimizer_and_scheduler(model, options, iters)
+    optimizer, scheduler = optimizer_and_scheduler(model, options.lr, options.batch_size, iters)
     state_path = folder / STATE_FILE
     if state_path.is_file():
         state = torch.load(state_path, map_location=device, weights_only=False)
         last = int(state["epoch"])
-        load_fusion_state_dict(model, _load_checkpoint(folder / checkpoint_name(last), device), str(folder / checkpoint_name(last)))
+        load_fusion_state_dict(model, load_checkpoint(folder / checkpoint_name(last), device), str(folder / checkpoint_name(last)))
         optimizer.load_state_dict(state["optimizer"])
         scheduler.load_state_dict(state["scheduler"])
         loss_log, start = np.asarray(state["loss_log"], dtype=np.float64), last + 1
     else:  # interrupted before the first epoch ended
         torch.manual_seed(options.seed)
         model = _build_model(options, experiment).to(device)
-        optimizer, scheduler = _optimizer_and_scheduler(model, options, iters)
+        optimizer, scheduler = optimizer_and_scheduler(model, options.lr, options.batch_size, iters)
         loss_log, start = np.zeros(options.epochs), 0
     print(f"{folder}: resuming at epoch {start} of {options.epochs}")
     if start < options.epochs:
@@ -223,7 +224,7 @@ def resume(
     return folder
 
 
-def _load_checkpoint(path: Path, device: torch.device) -> dict[str, torch.Tensor]:
+def load_checkpoint(path: Path, device: torch.device) -> dict[str, torch.Tensor]:
     if not path.is_file():
         raise BIGPriorError(f"{path}: checkpoint not found")
     try:
@@ -264,7 +265,7 @@ def evaluate(
     if data_experiment.degradation.observation_channels != model_experiment.degradation.observation_channels:
         raise BIGPriorError(f"--test_data {test_data}: its observations do not have the channels the model of {options.experiment} takes")
     checkpoint = folder / checkpoint_name(epoch)
-    state = _load_checkpoint(checkpoint, device)
+    state = load_checkpoint(checkpoint, device)
     _, test_indices = split_indices(data_experiment, options.train_count)
     data = load_triplets(data_experiment, test_indices, workers, desc="loading test images")
     model = _build_model(options, model_experiment).to(device)
