@@ -15,6 +15,9 @@ from .runtime import run_cli
 # command -> (module, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
     "train": ("bigprior.fusion.cli", "train the fusion network (the paper's code/train.py), then test it"),
+    "report": ("bigprior.report", "tables and figures of experiments (code/report.py): reports/<name>/summary.md"),
+    "train-dncnn": ("bigprior.baselines.dncnn_cli", "train and test the DnCNN denoiser baseline (code/train_dncnn.py)"),
+    "inpaint-baseline": ("bigprior.baselines.inpainting", "OpenCV inpainting baselines, Telea and Navier-Stokes (code/inpaint_baseline.py)"),
 }
 
 

@@ -275,7 +275,9 @@ def evaluate(
     out_dir = model_experiment.output_dir(ood)
     metric_dir = folder / f"ood_{test_data}" if ood else folder
     metric_dir.mkdir(parents=True, exist_ok=True)
-    options_for_outputs = FusionOptions(**{**options.__dict__, "test": True, "test_epoch": epoch, "test_data": test_data})
+    run_id = folder.name.rpartition("_")[2]  # OURargs.txt of the outputs names the run they come from
+    tested = {"test": True, "test_model": int(run_id) if run_id.isdigit() else options.test_model, "test_epoch": epoch, "test_data": test_data}
+    options_for_outputs = FusionOptions(**{**options.__dict__, **tested})
     options_for_outputs.save(out_dir)
 
     color = model_experiment.degradation.color_metrics
