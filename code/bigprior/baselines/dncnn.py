@@ -151,7 +151,8 @@ def _train_epochs(folder: Path, options: DnCNNOptions, data: _TrainingData, mode
     if state is not None:
         optimizer.load_state_dict(state["optimizer"])
         scheduler.load_state_dict(state["scheduler"])
-        loss_log = np.asarray(state["loss_log"], dtype=np.float64)
+        saved = np.asarray(state["loss_log"], dtype=np.float64)[: options.epochs]
+        loss_log[: len(saved)] = saved  # a run may be resumed with more epochs than it started with
     criterion = nn.MSELoss(reduction="mean")
     bar = tqdm(range(start, options.epochs), desc=f"training {folder.name}", initial=start, total=options.epochs)
     for epoch in bar:
@@ -190,12 +191,17 @@ def train_denoiser(options: DnCNNOptions, root: Path, device: torch.device) -> P
     return folder
 
 
-def resume_denoiser(folder: Path, device: torch.device) -> Path:
-    """Continue an interrupted run from its last complete epoch, with the options it was started with."""
+def resume_denoiser(folder: Path, device: torch.device, epochs: int | None = None) -> Path:
+    """Continue an interrupted run from its last complete epoch, with the options it was started with
+    (`epochs`, when given, extends the run and is recorded in its options)."""
     folder = Path(folder)
     if not folder.is_dir():
         raise BIGPriorError(f"--resume {folder}: folder not found")
     options = DnCNNOptions.load(folder)
+    if epochs is not None and epochs != options.epochs:
+        options.epochs = epochs
+        options.check()
+        options.save(folder)
     experiment = Experiment(options.experiment, folder.resolve().parent.parent)
     data = _load_training_data(options, experiment)
     torch.manual_seed(options.seed)
@@ -218,7 +224,7 @@ def chosen_test_epoch(options: DnCNNOptions, root: Path) -> int:
     return select_test_epoch(options.test_epoch_rule, options.epochs, period)
 
 
-def test_denoiser(folder: Path, epoch: int | None, device: torch.device, batch_size: int = 4) -> dict:
+def evaluate_denoiser(folder: Path, epoch: int | None, device: torch.device, batch_size: int = 4) -> dict:
     """Denoise the test images with the run's checkpoint of `epoch` (None: the epoch its rule picks),
     write `DnCNNoutput/{i}.png`, and the run's `MSE.npy` and `metrics.json`; returns the metrics."""
     folder = Path(folder)

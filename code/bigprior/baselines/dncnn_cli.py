@@ -15,7 +15,7 @@ from pathlib import Path
 from ..experiment import run_dir, workspace_root
 from ..fusion.options import EPOCH_RULES
 from ..runtime import add_runtime_flags, resolve_device, str2bool
-from .dncnn import NOISE_SOURCES, RUN_PREFIX, DnCNNOptions, resume_denoiser, test_denoiser, train_denoiser
+from .dncnn import NOISE_SOURCES, RUN_PREFIX, DnCNNOptions, resume_denoiser, evaluate_denoiser, train_denoiser
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -52,10 +52,10 @@ def main(argv: Sequence[str] | None = None) -> None:
         folder = resume_denoiser(Path(args.resume) if Path(args.resume).is_absolute() else root / args.resume, device)
     elif args.test:
         folder = run_dir(root, RUN_PREFIX + args.experiment, args.test_model)
-        test_denoiser(folder, args.test_epoch, device, args.test_batch_size)
+        evaluate_denoiser(folder, args.test_epoch, device, args.test_batch_size)
         return
     else:
         known = {f.name for f in fields(DnCNNOptions)}
         folder = train_denoiser(DnCNNOptions(**{k: v for k, v in vars(args).items() if k in known}), root, device)
-    test_denoiser(folder, None, device, args.test_batch_size)
+    evaluate_denoiser(folder, None, device, args.test_batch_size)
     print(f"Completed: {folder}")
