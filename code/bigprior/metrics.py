@@ -128,15 +128,12 @@ class LPIPS(nn.Module):
         for path in (alexnet_path, linear_path):
             if not path.is_file():
                 raise BIGPriorError(f"{path}: LPIPS weights not found")
-        import torchvision
-
-        alexnet = torchvision.models.alexnet(weights=None)
         try:
-            alexnet.load_state_dict(torch.load(alexnet_path, map_location="cpu", weights_only=True))
+            state = torch.load(alexnet_path, map_location="cpu", weights_only=True)
+            features = {k.removeprefix("features."): v for k, v in state.items() if k.startswith("features.")}
+            nn.Sequential(*(layer for part in self.slices for layer in part)).load_state_dict(features)  # indices as in AlexNet
         except Exception as exc:  # torch raises several types for corrupt or foreign files
             raise BIGPriorError(f"{alexnet_path}: not torchvision's AlexNet state dict ({exc.__class__.__name__})") from exc
-        for module, (a, b) in zip(self.slices, _ALEXNET_SLICES):
-            module.load_state_dict(nn.Sequential(*alexnet.features[a:b]).state_dict())
         try:
             linear = torch.load(linear_path, map_location="cpu", weights_only=True)
         except Exception as exc:
