@@ -6,7 +6,6 @@ import base64
 from pathlib import Path
 
 import nbformat
-import pytest
 import torch
 from nbclient import NotebookClient
 from synthetic_workspace import make_fused_experiment

@@ -10,19 +10,22 @@ the observation images it wrote (grayscale input, masked input).
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import torch
 from PIL import Image, UnidentifiedImageError
 
 from .errors import BIGPriorError
+
+T = TypeVar("T")
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".ppm", ".pgm", ".webp", ".tif", ".tiff")
 
@@ -138,6 +141,16 @@ def read_json(path: str | os.PathLike) -> Any:
         return json.loads(path.read_text())
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise BIGPriorError(f"{path}: not valid JSON ({exc})") from exc
+
+
+def read_options(path: str | os.PathLike, cls: type[T], required: str = "experiment") -> T:
+    """A dataclass from a JSON object file (e.g. OURargs.txt): unknown keys are ignored (files of the
+    paper's code or of older versions), missing ones take the defaults, `required` must be there."""
+    data = read_json(path)
+    if not isinstance(data, dict) or required not in data:
+        raise BIGPriorError(f"{path}: expected a JSON object with an {required!r} field")
+    known = {f.name for f in dataclasses.fields(cls)}
+    return cls(**{k: v for k, v in data.items() if k in known})
 
 
 def list_images(folder: str | os.PathLike) -> list[Path]:

@@ -43,6 +43,7 @@ from .experiment import FUSION_ARGS_FILE, PRIOR_DIR, Experiment, workspace_root
 from .fusion.data import split_indices
 from .fusion.options import FusionOptions
 from .published import Published, load_published
+from .runtime import add_root_flag
 
 PRIOR, BIGPRIOR = "prior", "bigprior"
 METHOD_TITLES = {PRIOR: "prior", BIGPRIOR: "BIGPrior"}
@@ -524,7 +525,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help="experiment names, folders <workspace>/inter_data/<exp>, or label=<either> "
                              "(default: every experiment in inter_data/ with OURoutput/)")
     parser.add_argument("--name", default="report", help="report folder name under --out")
-    parser.add_argument("--root", default=None, help="workspace holding inter_data/ (default: $BIGPRIOR_ROOT or .)")
+    add_root_flag(parser, holds="inter_data/")
     parser.add_argument("--out", default=None, help="folder of reports (default: <root>/reports)")
     parser.add_argument("--published", default=None, help="folder with published numbers: README.md results table and/or net_data/*/*.npy")
     parser.add_argument("--grid", type=int, default=DEFAULT_GRID_IMAGES, help="random test images per experiment in its image grid (0: no grid)")

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
@@ -87,11 +87,7 @@ class DnCNNOptions:
 
     @classmethod
     def load(cls, folder: Path) -> DnCNNOptions:
-        data = imageio.read_json(folder / ARGS_FILE)
-        if not isinstance(data, dict) or "experiment" not in data:
-            raise BIGPriorError(f"{folder / ARGS_FILE}: expected a JSON object with an 'experiment' field")
-        known = {f.name for f in fields(cls)}
-        options = cls(**{k: v for k, v in data.items() if k in known})
+        options = imageio.read_options(folder / ARGS_FILE, cls)
         options.check()
         return options
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from ..experiment import run_dir, workspace_root
 from ..fusion.options import EPOCH_RULES
-from ..runtime import add_runtime_flags, resolve_device, str2bool
+from ..runtime import add_root_flag, add_runtime_flags, resolve_device, str2bool
 from .dncnn import NOISE_SOURCES, RUN_PREFIX, DnCNNOptions, resume_denoiser, evaluate_denoiser, train_denoiser
 
 
@@ -39,7 +39,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--test_model", type=str, default="0", help="ID of the run to test")
     parser.add_argument("--test_epoch", type=int, default=None, help="checkpoint epoch to test (default: the run's rule)")
     parser.add_argument("--test_batch_size", type=int, default=4)
-    parser.add_argument("--root", type=str, default=None, help="workspace holding inter_data/ and net_data/ (default: $BIGPRIOR_ROOT or .)")
+    add_root_flag(parser)
     add_runtime_flags(parser)
     return parser
 

@@ -25,6 +25,7 @@ from ..degradations import read_mask
 from ..errors import BIGPriorError
 from ..experiment import PAPER_TRAIN_COUNT, Experiment, workspace_root
 from ..fusion.data import split_indices
+from ..runtime import add_root_flag
 
 # method name (its folder is <name>output) -> OpenCV flag
 INPAINTING_METHODS: dict[str, int] = {"Telea": cv2.INPAINT_TELEA, "NavierStokes": cv2.INPAINT_NS}
@@ -90,7 +91,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--radius", type=int, default=DEFAULT_RADIUS, help="inpainting radius in pixels")
     parser.add_argument("--mask", default=None, help="mask image (white = missing) for images without mask/{i}.png")
     parser.add_argument("--train_count", type=int, default=PAPER_TRAIN_COUNT, help="the test images train_count..N-1 are processed")
-    parser.add_argument("--root", default=None, help="workspace holding inter_data/ (default: $BIGPRIOR_ROOT or .)")
+    add_root_flag(parser, holds="inter_data/")
     return parser
 
 
