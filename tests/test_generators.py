@@ -178,3 +178,8 @@ def test_other_bad_files(tmp_path, tiny_state):
         generator_from_state_dict(grown, "grown")
     with pytest.raises(BIGPriorError, match="which='D'"):
         load_pggan(VECTORS / "tiny_r32_generator.pth", which="D")
+    with pytest.raises(BIGPriorError, match="tiny_r32_generator.pth: holds one generator's state dict"):
+        load_pggan(VECTORS / "tiny_r32_generator.pth", which="G")
+    torch.save({"generator_smooth": tiny_state}, tmp_path / "smooth_only.pth")
+    with pytest.raises(BIGPriorError, match="genforce checkpoint without a 'generator' entry"):
+        load_pggan(tmp_path / "smooth_only.pth", which="G")

@@ -120,13 +120,14 @@ def _network_from_state(state: Any, source: str, position: int) -> OfficialNetwo
     if not isinstance(name, str) or not isinstance(kwargs, dict) or not isinstance(pairs, (list, tuple)):
         raise BIGPriorError(f"{where}: malformed state (name, static_kwargs or variables of the wrong type)")
     variables = {}
-    for pair in pairs:
+    for pair in pairs:  # values are numpy arrays, numpy scalars (a 0-d lod) or plain numbers
         if not (isinstance(pair, (list, tuple)) and len(pair) == 2 and isinstance(pair[0], str)
-                and isinstance(pair[1], (np.ndarray, np.generic))):
+                and isinstance(pair[1], (np.ndarray, np.generic, float, int)) and not isinstance(pair[1], bool)):
             raise BIGPriorError(f"{where} ({name}): a variable is not a (name, numpy array) pair")
-        if not np.issubdtype(pair[1].dtype, np.floating):
-            raise BIGPriorError(f"{where} ({name}): variable {pair[0]} has dtype {pair[1].dtype}, expected float")
-        variables[pair[0]] = np.asarray(pair[1])
+        value = np.asarray(pair[1], dtype=np.float32 if isinstance(pair[1], (float, int)) else None)
+        if not np.issubdtype(value.dtype, np.floating):
+            raise BIGPriorError(f"{where} ({name}): variable {pair[0]} has dtype {value.dtype}, expected float")
+        variables[pair[0]] = value
     return OfficialNetwork(name, str(state.get("build_func_name", "")), dict(kwargs), variables)
 
 
@@ -217,6 +218,8 @@ def _generator_variables(network: OfficialNetwork, where: str) -> tuple[list[_Va
         resolution = 4
         while f"{2 * resolution}x{2 * resolution}/Conv1/weight" in variables:
             resolution *= 2
+    if not isinstance(resolution, (int, np.integer)):
+        raise BIGPriorError(f"{where}: static_kwargs resolution {resolution!r} is not an integer")
     num_blocks = int(resolution).bit_length() - 2
     if resolution < 8 or resolution != 4 * 2 ** (num_blocks - 1):
         raise BIGPriorError(f"{where}: resolution {resolution}; a power of two >= 8 is needed")

@@ -266,6 +266,9 @@ def _state_dict_from_torch_file(path: Path, which: str) -> Mapping[str, torch.Te
         content = content[key]
         if not isinstance(content, Mapping):
             raise BIGPriorError(f"{path}: entry {key!r} is a {type(content).__name__}, expected a state dict")
+    elif which == "G":
+        raise BIGPriorError(f"{path}: holds one generator's state dict; G (the non-averaged generator) can only be "
+                            "taken from an official pickle or a genforce checkpoint with a 'generator' entry")
     if "layer0.weight" in content and "layer0.conv.weight" not in content:
         content = from_genforce_layout(content)
     return content
