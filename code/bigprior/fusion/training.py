@@ -61,21 +61,24 @@ def select_test_epoch(rule: str, epochs: int, period: int) -> int:
 def precision_mode(precision: str, device: torch.device) -> Iterator[Callable[[], contextlib.AbstractContextManager]]:
     """Set the numeric mode for the loop; yields a factory of the autocast context for forward passes.
 
-    default: PyTorch's defaults (on CUDA, convolutions may use TF32). fp32: TF32 off everywhere.
-    bf16: autocast to bfloat16 (the loss is still reduced in float32)."""
-    saved = (torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.benchmark)
+    default: PyTorch's defaults (on CUDA, convolutions may use TF32) with cuDNN autotuning.
+    fp32: strict float32 — TF32 off and deterministic cuDNN algorithms, so a run is repeatable and
+    equal to the plain float32 loop. bf16: autocast to bfloat16 (the loss is reduced in float32)."""
+    backends = torch.backends
+    saved = (backends.cudnn.allow_tf32, backends.cuda.matmul.allow_tf32, backends.cudnn.benchmark, backends.cudnn.deterministic)
     try:
-        if device.type == "cuda":
-            torch.backends.cudnn.benchmark = True
         if precision == "fp32":
-            torch.backends.cudnn.allow_tf32 = False
-            torch.backends.cuda.matmul.allow_tf32 = False
+            backends.cudnn.allow_tf32 = backends.cuda.matmul.allow_tf32 = False
+            backends.cudnn.benchmark, backends.cudnn.deterministic = False, True
+        elif device.type == "cuda":
+            backends.cudnn.benchmark = True
         if precision == "bf16":
             yield lambda: torch.autocast(device_type=device.type, dtype=torch.bfloat16)
         else:
             yield contextlib.nullcontext
     finally:
-        torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.benchmark = saved
+        (backends.cudnn.allow_tf32, backends.cuda.matmul.allow_tf32, backends.cudnn.benchmark,
+         backends.cudnn.deterministic) = saved
 
 
 def _memory_format(precision: str) -> torch.memory_format:
