@@ -185,8 +185,8 @@ def architecture_from_state_dict(state: Mapping[str, torch.Tensor], source: str)
         key = f"layer{2 * b}.weight" if fused and b > 0 else f"layer{2 * b}.conv.weight"
         raise BIGPriorError(f"{source}: missing key {key} (the width of the {INIT_RESOLUTION * 2**b}x"
                             f"{INIT_RESOLUTION * 2**b} block cannot be read)")
-    image_key = f"output{num_blocks - 1}.conv.weight"
-    image_channels = int(state[image_key].shape[0]) if image_key in state else 3
+    rgb = state.get(f"output{num_blocks - 1}.conv.weight")
+    image_channels = int(rgb.shape[0]) if isinstance(rgb, torch.Tensor) and rgb.ndim == 4 else 3
     return {
         "resolution": INIT_RESOLUTION * 2 ** (num_blocks - 1),
         "z_dim": int(first.shape[1]),
@@ -232,7 +232,7 @@ def from_genforce_layout(state: Mapping[str, torch.Tensor]) -> dict[str, torch.T
     its transposed-conv weights (in, out, k, k) look like conv weights (out, in, k, k)."""
     renamed = {}
     for key, value in state.items():
-        module, _, name = key.rpartition(".")
+        module, _, name = key.rpartition(".") if isinstance(key, str) else ("", "", "")
         renamed[f"{module}.conv.weight" if name == "weight" and module else
                 f"{module}.wscale.bias" if name == "bias" and module else key] = value
     return renamed
