@@ -15,6 +15,7 @@ from .runtime import run_cli
 # command -> (module, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
     "train": ("bigprior.fusion.cli", "train the fusion network (the paper's code/train.py), then test it"),
+    "convert-pggan": ("bigprior.generators.convert", "convert an official PGGAN pickle to a PyTorch state dict + sample grid"),
     "report": ("bigprior.report", "tables and figures of experiments (code/report.py): reports/<name>/summary.md"),
     "train-dncnn": ("bigprior.baselines.dncnn_cli", "train and test the DnCNN denoiser baseline (code/train_dncnn.py)"),
     "inpaint-baseline": ("bigprior.baselines.inpainting", "OpenCV inpainting baselines, Telea and Navier-Stokes (code/inpaint_baseline.py)"),

@@ -43,7 +43,7 @@ def _save(figure: Figure, path: Path) -> Path:
     return path
 
 
-def image_grid(rows: Sequence[tuple[str, Sequence[Panel]]], path: Path) -> Path:
+def panel_grid(rows: Sequence[tuple[str, Sequence[Panel]]], path: Path) -> Path:
     """One row per image (its label on the left), one column per panel."""
     columns = max(len(panels) for _, panels in rows)
     figure = Figure(figsize=(2.2 * columns, 2.4 * len(rows)))

@@ -341,7 +341,7 @@ def grid_figure(entry: Entry, indices: Sequence[int], results: Sequence[ImageRes
         panels.append(figures.Panel("GT", imageio.read_rgb(entry.experiment.gt_path(index))))
         sigma = f", sigma {by_index[index].sigma:g}" if by_index[index].sigma is not None else ""
         rows.append((f"{entry.experiment.name} #{index}{sigma}", panels))
-    return figures.image_grid(rows, path)
+    return figures.panel_grid(rows, path)
 
 
 def grid_indices(entry: Entry, count: int, chosen: Sequence[int] | None, seed: int) -> list[int]:

@@ -147,7 +147,7 @@ def _train_epochs(folder: Path, options: DnCNNOptions, data: _TrainingData, mode
     if state is not None:
         optimizer.load_state_dict(state["optimizer"])
         scheduler.load_state_dict(state["scheduler"])
-        saved = np.asarray(state["loss_log"], dtype=np.float64)[: options.epochs]
+        saved = state["loss_log"].numpy().astype(np.float64)[: options.epochs]
         loss_log[: len(saved)] = saved  # a run may be resumed with more epochs than it started with
     criterion = nn.MSELoss(reduction="mean")
     bar = tqdm(range(start, options.epochs), desc=f"training {folder.name}", initial=start, total=options.epochs)
@@ -168,8 +168,8 @@ def _train_epochs(folder: Path, options: DnCNNOptions, data: _TrainingData, mode
         loss_log[epoch] = total.item() / iters
         imageio.torch_save(folder / checkpoint_name(epoch), paper_state_dict(model))
         imageio.write_npy(folder / LOSS_FILE, loss_log)
-        imageio.torch_save(folder / STATE_FILE, {"epoch": epoch, "optimizer": optimizer.state_dict(),
-                                                 "scheduler": scheduler.state_dict(), "loss_log": loss_log})
+        imageio.torch_save(folder / STATE_FILE, {"epoch": epoch, "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
+                                                 "loss_log": torch.from_numpy(loss_log.copy())})
         bar.set_postfix(loss=f"{loss_log[epoch]:.6f}", s_per_epoch=f"{time.perf_counter() - began:.2f}")
 
 
@@ -204,7 +204,7 @@ def resume_denoiser(folder: Path, device: torch.device, epochs: int | None = Non
     model = build_denoiser(options.dncnn_layers).to(device)
     state, start = None, 0
     if (folder / STATE_FILE).is_file():
-        state = torch.load(folder / STATE_FILE, map_location=device, weights_only=False)
+        state = torch.load(folder / STATE_FILE, map_location=device, weights_only=True)
         last = int(state["epoch"])
         load_fusion_state_dict(model, load_checkpoint(folder / checkpoint_name(last), device), str(folder / checkpoint_name(last)))
         start = last + 1
