@@ -142,6 +142,11 @@ class Inpainting(Degradation):
         mask = self.mask_for(index, seed, clean.shape[-2], clean.shape[-1])
         return Observation(x=clean * (1 - mask), mask=mask)
 
+    @classmethod
+    def default_mask(cls, height: int, width: int) -> torch.Tensor | None:
+        """The mask of an image with no mask file: the centre hole; None where masks vary per image."""
+        return center_mask(height, width)
+
     def loss_view(self, image: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
         if mask is None:
             raise ValueError("inpainting loss needs the mask")
@@ -160,6 +165,10 @@ class RandomMaskInpainting(Inpainting):
             raise BIGPriorError(f"--min_p/--max_p: need 1 <= min_p <= max_p, got {min_patches}, {max_patches}")
         self.min_patches, self.max_patches = min_patches, max_patches
         self.side_mean, self.side_std = side_mean, side_std
+
+    @classmethod
+    def default_mask(cls, height: int, width: int) -> torch.Tensor | None:
+        return None
 
     def mask_for(self, index: int, seed: int, height: int, width: int) -> torch.Tensor:
         rng = numpy_generator(seed, index, STREAM_MASK)

@@ -11,6 +11,7 @@ from the repository root, so the default workspace is the current directory). An
     mGANoutput/{i}.png    generative prior, RGB
     mGANargs.txt          inversion settings
     OURoutput/{i}.png, {i}_phi.png   fused output and phi map of the test images
+    <Baseline>output/{i}.png          a baseline's output of the test images (DnCNNoutput, Teleaoutput, ...)
 
 Fusion runs live in `net_data/<experiment>_<ID>/`.
 """
@@ -34,6 +35,8 @@ PRIOR_DIR = "mGANoutput"
 MASK_DIR = "mask"
 OUTPUT_DIR = "OURoutput"
 OOD_OUTPUT_DIR = "OUROODoutput"
+METHOD_DIR_SUFFIX = "output"  # every method's images live in <Method>output/{i}.png (mGAN, OUR, baselines)
+OOD_SUFFIX = "OOD"  # <Method>OODoutput: outputs on another experiment's data
 SIGMA_FILE = "sigma.json"
 INVERSION_ARGS_FILE = "mGANargs.txt"
 FUSION_ARGS_FILE = "OURargs.txt"
@@ -97,6 +100,22 @@ class Experiment:
 
     def output_dir(self, ood: bool = False) -> Path:
         return self.dir / (OOD_OUTPUT_DIR if ood else OUTPUT_DIR)
+
+    def method_dir(self, method: str) -> Path:
+        """Outputs of a method, e.g. `DnCNN` -> `DnCNNoutput/` (`mGAN` and `OUR` are the prior and BIGPrior)."""
+        return self.dir / f"{method}{METHOD_DIR_SUFFIX}"
+
+    def baseline_methods(self) -> list[str]:
+        """Methods other than the prior and BIGPrior with outputs here (`<Method>output/`), sorted."""
+        if not self.dir.is_dir():
+            return []
+        own = {PRIOR_DIR, OUTPUT_DIR, OOD_OUTPUT_DIR}
+        return sorted(
+            p.name.removesuffix(METHOD_DIR_SUFFIX)
+            for p in self.dir.iterdir()
+            if p.is_dir() and p.name.endswith(METHOD_DIR_SUFFIX) and p.name not in own
+            and not p.name.endswith(OOD_SUFFIX + METHOD_DIR_SUFFIX) and p.name != METHOD_DIR_SUFFIX
+        )
 
     # -- reading --------------------------------------------------------------------------------
     def image_count(self) -> int:

@@ -10,19 +10,24 @@ the observation images it wrote (grayscale input, masked input).
 
 from __future__ import annotations
 
+import dataclasses
+import io
 import json
+import math
 import os
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import torch
 from PIL import Image, UnidentifiedImageError
 
 from .errors import BIGPriorError
+
+T = TypeVar("T")
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".ppm", ".pgm", ".webp", ".tif", ".tiff")
 
@@ -71,8 +76,14 @@ def write_json(path: str | os.PathLike, obj: Any, indent: int | None = 2) -> Non
 
 
 def torch_save(path: str | os.PathLike, obj: Any) -> None:
+    """torch.save, atomically and reproducibly (the same object always gives the same bytes).
+
+    torch.save names the archive's root folder after the file it writes to, so saving straight to
+    the temporary file would put its random name into the file; saved to memory the folder is `archive`."""
+    buffer = io.BytesIO()
+    torch.save(obj, buffer)
     with atomic_path(path) as tmp:
-        torch.save(obj, tmp)
+        tmp.write_bytes(buffer.getvalue())
 
 
 def write_with(path: str | os.PathLike, writer: Callable[[Path], None]) -> None:
@@ -140,6 +151,16 @@ def read_json(path: str | os.PathLike) -> Any:
         raise BIGPriorError(f"{path}: not valid JSON ({exc})") from exc
 
 
+def read_options(path: str | os.PathLike, cls: type[T], required: str = "experiment") -> T:
+    """A dataclass from a JSON object file (e.g. OURargs.txt): unknown keys are ignored (files of the
+    paper's code or of older versions), missing ones take the defaults, `required` must be there."""
+    data = read_json(path)
+    if not isinstance(data, dict) or required not in data:
+        raise BIGPriorError(f"{path}: expected a JSON object with an {required!r} field")
+    known = {f.name for f in dataclasses.fields(cls)}
+    return cls(**{k: v for k, v in data.items() if k in known})
+
+
 def list_images(folder: str | os.PathLike) -> list[Path]:
     """Image files of a folder in sorted file-name order (index i = position)."""
     folder = Path(folder)
@@ -167,6 +188,18 @@ def uint8_from_float(image: np.ndarray | torch.Tensor) -> np.ndarray:
 def uint8_from_float_truncated(image: torch.Tensor) -> np.ndarray:
     """[0, 1] float -> uint8 by truncation (torchvision `to_pil_image`, as the release saved inputs)."""
     return image.detach().float().clamp(0, 1).mul(255).to(torch.uint8).cpu().numpy()
+
+
+def image_grid(images: torch.Tensor, columns: int | None = None, gap: int = 2) -> np.ndarray:
+    """(N, C, H, W) images in [0, 1] -> one HxWxC uint8 image, rows of `columns` (default: a square)."""
+    count, channels, height, width = images.shape
+    columns = columns or math.ceil(math.sqrt(count))
+    rows = math.ceil(count / columns)
+    grid = torch.zeros(channels, rows * (height + gap) - gap, columns * (width + gap) - gap)
+    for i, image in enumerate(images.detach().float().cpu()):
+        top, left = (i // columns) * (height + gap), (i % columns) * (width + gap)
+        grid[:, top:top + height, left:left + width] = image
+    return uint8_from_float(grid.permute(1, 2, 0))
 
 
 def hwc_to_chw(image: np.ndarray) -> torch.Tensor:

@@ -51,6 +51,11 @@ def add_runtime_flags(parser: argparse.ArgumentParser, seed_default: int = 0) ->
     parser.add_argument("--seed", type=int, default=seed_default, help="random seed (results are repeatable given it)")
 
 
+def add_root_flag(parser: argparse.ArgumentParser, holds: str = "inter_data/ and net_data/") -> None:
+    """The workspace flag of every command that reads or writes an experiment's files."""
+    parser.add_argument("--root", type=str, default=None, help=f"workspace holding {holds} (default: $BIGPRIOR_ROOT or .)")
+
+
 def run_cli(main: Callable[[Sequence[str] | None], object], argv: Sequence[str] | None = None) -> int:
     """Run a command's `main`, turning a BIGPriorError into one line on stderr and exit code 2."""
     try:

@@ -12,7 +12,7 @@ from dataclasses import fields
 
 from ..errors import BIGPriorError
 from ..experiment import run_dir, workspace_root
-from ..runtime import add_runtime_flags, resolve_device, str2bool
+from ..runtime import add_root_flag, add_runtime_flags, resolve_device, str2bool
 from .options import EPOCH_RULES, PRECISIONS, FusionOptions
 from .training import evaluate, resume, test_after_training, train
 
@@ -44,7 +44,7 @@ def build_parser() -> argparse.ArgumentParser:
     te.add_argument("--test_epoch", type=int, default=49, help="epoch of the checkpoint to test")
     te.add_argument("--test_data", type=str, default="Default", help="another experiment's data to test on")
     te.add_argument("--test_batch_size", type=int, default=4)
-    parser.add_argument("--root", type=str, default=None, help="workspace holding inter_data/ and net_data/ (default: $BIGPRIOR_ROOT or .)")
+    add_root_flag(parser)
     parser.add_argument("--workers", type=int, default=4, help="threads reading images")
     add_runtime_flags(parser)
     return parser

@@ -7,7 +7,7 @@ the extra fields of this project (seed, crop size, precision, epoch rule) do not
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from .. import imageio
@@ -63,11 +63,7 @@ class FusionOptions:
     @classmethod
     def load(cls, folder: Path) -> FusionOptions:
         """Read a run's OURargs.txt (the paper's files lack this project's fields: defaults fill them)."""
-        data = imageio.read_json(folder / FUSION_ARGS_FILE)
-        if not isinstance(data, dict) or "experiment" not in data:
-            raise BIGPriorError(f"{folder / FUSION_ARGS_FILE}: expected a JSON object with an 'experiment' field")
-        known = {f.name for f in fields(cls)}
-        options = cls(**{k: v for k, v in data.items() if k in known})
+        options = imageio.read_options(folder / FUSION_ARGS_FILE, cls)
         options.check()
         return options
 

@@ -4,8 +4,10 @@ Blocks: for each resolution r = 4, 8, ..., R two conv blocks `layer{2b}`, `layer
 block `output{b}` (b = log2(r) - 2). A block is pixel norm, nearest x2 upsampling (first block of
 every r > 4), a bias-free conv, `x * gain / sqrt(fan_in) + bias` (equalized learning rate) and
 LeakyReLU(0.2) (linear for toRGB). `layer0` is a 4x4 conv with padding 3 on z viewed as (B, z, 1, 1).
-Channel widths, resolution and latent size are read from a checkpoint's shapes, so any member of
-the family (and the tiny test vectors) loads.
+Generators trained with `fused_scale` (the official `Conv0_up` layers) replace upsampling + conv in
+the first block of every r > 4 by one stride-2 transposed convolution (`upsample_conv_transpose`).
+Channel widths, resolution, latent size and fused layers are read from a checkpoint's shapes, so any
+member of the family (and the tiny test vectors) loads.
 """
 
 from __future__ import annotations
@@ -20,14 +22,28 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..errors import BIGPriorError
+from .official import read_official_generator
+from .zoo import missing_weights_message
 
 INIT_RESOLUTION = 4
 LEAKY_SLOPE = 0.2
 PIXEL_NORM_EPS = 1e-8
+GENERATOR_CHOICES = ("Gs", "G")  # the moving-average generator (published samples) or the trained one
 
 
 def pixel_norm(x: torch.Tensor) -> torch.Tensor:
     return x * torch.rsqrt(x.square().mean(dim=1, keepdim=True) + PIXEL_NORM_EPS)
+
+
+def upsample_conv_transpose(x: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
+    """The official `upscale2d_conv2d` (nearest x2 upsampling fused with a conv), unscaled.
+
+    `weight` is (k, k, in, out) (the genforce layout of `Conv0_up`); the k x k kernel is zero-padded
+    and its four one-pixel shifts summed into a (k+1) x (k+1) kernel, applied as a stride-2 transposed
+    convolution with TensorFlow's SAME padding, which doubles the spatial size."""
+    kernel = F.pad(weight, (0, 0, 0, 0, 1, 1, 1, 1))
+    kernel = kernel[1:, 1:] + kernel[:-1, 1:] + kernel[1:, :-1] + kernel[:-1, :-1]
+    return F.conv_transpose2d(x, kernel.permute(2, 3, 0, 1), stride=2, padding=(weight.shape[0] - 1) // 2)
 
 
 class WScale(nn.Module):
@@ -43,6 +59,11 @@ class WScale(nn.Module):
 
 
 class PGGANBlock(nn.Module):
+    """Pixel norm, optional x2 upsampling, conv, weight scale + bias, optional LeakyReLU.
+
+    With `fused_upsample` the upsampling and the conv are one transposed convolution whose weight is
+    the block's own `weight` parameter (state-dict key `layer{i}.weight`, shape (k, k, in, out))."""
+
     def __init__(
         self,
         in_channels: int,
@@ -50,20 +71,29 @@ class PGGANBlock(nn.Module):
         kernel_size: int = 3,
         padding: int = 1,
         upsample: bool = False,
+        fused_upsample: bool = False,
         gain: float = math.sqrt(2.0),
         activate: bool = True,
     ) -> None:
         super().__init__()
-        self.upsample = upsample
+        self.fused_upsample = upsample and fused_upsample
+        self.upsample = upsample and not fused_upsample
         self.activate = activate
-        self.conv = nn.Conv2d(in_channels, out_channels, kernel_size, padding=padding, bias=False)
+        if self.fused_upsample:
+            self.weight = nn.Parameter(torch.zeros(kernel_size, kernel_size, in_channels, out_channels))
+        else:
+            self.conv = nn.Conv2d(in_channels, out_channels, kernel_size, padding=padding, bias=False)
         self.wscale = WScale(out_channels, gain / math.sqrt(in_channels * kernel_size * kernel_size))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = pixel_norm(x)
-        if self.upsample:
-            x = F.interpolate(x, scale_factor=2, mode="nearest")
-        x = self.wscale(self.conv(x))
+        if self.fused_upsample:
+            x = upsample_conv_transpose(x, self.weight)
+        else:
+            if self.upsample:
+                x = F.interpolate(x, scale_factor=2, mode="nearest")
+            x = self.conv(x)
+        x = self.wscale(x)
         return F.leaky_relu(x, LEAKY_SLOPE) if self.activate else x
 
 
@@ -71,12 +101,13 @@ class PGGANGenerator(nn.Module):
     """`forward(z: (B, z_dim)) -> (B, 3, R, R)`, images nominally in [-1, 1] (not clamped)."""
 
     def __init__(self, resolution: int = 256, z_dim: int = 512, channels: list[int] | None = None,
-                 fmaps_base: int = 16384, fmaps_max: int = 512, image_channels: int = 3) -> None:
+                 fmaps_base: int = 16384, fmaps_max: int = 512, image_channels: int = 3,
+                 fused_scale: bool = False) -> None:
         super().__init__()
         log2 = int(round(math.log2(resolution)))
         if resolution < 8 or 2**log2 != resolution:
             raise BIGPriorError(f"PGGAN resolution must be a power of two >= 8, got {resolution}")
-        self.resolution, self.z_dim = resolution, z_dim
+        self.resolution, self.z_dim, self.fused_scale = resolution, z_dim, fused_scale
         self.num_blocks = log2 - 1
         if channels is None:
             channels = [min(fmaps_base // (INIT_RESOLUTION * 2**b), fmaps_max) for b in range(self.num_blocks)]
@@ -88,7 +119,7 @@ class PGGANGenerator(nn.Module):
             if b == 0:
                 first = PGGANBlock(z_dim, width, kernel_size=INIT_RESOLUTION, padding=INIT_RESOLUTION - 1)
             else:
-                first = PGGANBlock(channels[b - 1], width, upsample=True)
+                first = PGGANBlock(channels[b - 1], width, upsample=True, fused_upsample=fused_scale)
             self.add_module(f"layer{2 * b}", first)
             self.add_module(f"layer{2 * b + 1}", PGGANBlock(width, width))
             self.add_module(f"output{b}", PGGANBlock(width, image_channels, 1, 0, gain=1.0, activate=False))
@@ -113,22 +144,55 @@ class PGGANGenerator(nn.Module):
         return image
 
 
+# ---------------------------------------------------------------------------------------------
+# state dicts
+
+
+def _block_index(key: str) -> int | None:
+    """b of a key belonging to resolution block b (`layer{2b}.`, `layer{2b+1}.` or `output{b}.`)."""
+    if not isinstance(key, str):
+        return None
+    module = key.split(".", 1)[0]
+    for prefix, per_block in (("layer", 2), ("output", 1)):
+        digits = module[len(prefix):]
+        if module.startswith(prefix) and digits.isdigit():
+            return int(digits) // per_block
+    return None
+
+
+def _out_channels(state: Mapping[str, torch.Tensor], b: int, fused: bool) -> int | None:
+    """Width of block b from whichever of its weights is present (the checks name the bad ones)."""
+    candidates = [(f"layer{2 * b}.weight", 3)] if fused and b > 0 else [(f"layer{2 * b}.conv.weight", 0)]
+    candidates += [(f"layer{2 * b + 1}.conv.weight", 0), (f"output{b}.conv.weight", 1)]
+    for key, dim in candidates:
+        value = state.get(key)
+        if isinstance(value, torch.Tensor) and value.ndim == 4:
+            return int(value.shape[dim])
+    return None
+
+
 def architecture_from_state_dict(state: Mapping[str, torch.Tensor], source: str) -> dict:
-    """Resolution, latent size and channel widths implied by a converted checkpoint's shapes."""
-    if "layer0.conv.weight" not in state:
+    """Resolution, latent size, channel widths and fused upsampling implied by a checkpoint's shapes."""
+    first = state.get("layer0.conv.weight")
+    if not isinstance(first, torch.Tensor) or first.ndim != 4:
         raise BIGPriorError(f"{source}: missing key layer0.conv.weight (not a PGGAN generator state dict)")
-    num_blocks = 0
-    while f"layer{2 * num_blocks}.conv.weight" in state:
-        num_blocks += 1
-    first = state["layer0.conv.weight"]
-    channels = [int(state[f"layer{2 * b}.conv.weight"].shape[0]) for b in range(num_blocks)]
-    image_key = f"output{num_blocks - 1}.conv.weight"
-    image_channels = int(state[image_key].shape[0]) if image_key in state else 3
+    blocks = [b for b in map(_block_index, state) if b is not None]
+    num_blocks = max(blocks) + 1
+    fused = "layer2.weight" in state
+    channels = [_out_channels(state, b, fused) for b in range(num_blocks)]
+    if None in channels:
+        b = channels.index(None)
+        key = f"layer{2 * b}.weight" if fused and b > 0 else f"layer{2 * b}.conv.weight"
+        raise BIGPriorError(f"{source}: missing key {key} (the width of the {INIT_RESOLUTION * 2**b}x"
+                            f"{INIT_RESOLUTION * 2**b} block cannot be read)")
+    rgb = state.get(f"output{num_blocks - 1}.conv.weight")
+    image_channels = int(rgb.shape[0]) if isinstance(rgb, torch.Tensor) and rgb.ndim == 4 else 3
     return {
         "resolution": INIT_RESOLUTION * 2 ** (num_blocks - 1),
         "z_dim": int(first.shape[1]),
         "channels": channels,
         "image_channels": image_channels,
+        "fused_scale": fused,
     }
 
 
@@ -138,6 +202,8 @@ def check_state_dict(model: nn.Module, state: Mapping[str, torch.Tensor], source
     for key, value in own.items():
         if key not in state:
             raise BIGPriorError(f"{source}: missing key {key}")
+        if not isinstance(state[key], torch.Tensor):
+            raise BIGPriorError(f"{source}: key {key} is a {type(state[key]).__name__}, expected a tensor")
         if tuple(state[key].shape) != tuple(value.shape):
             raise BIGPriorError(f"{source}: key {key} has shape {tuple(state[key].shape)}, expected {tuple(value.shape)}")
     for key in state:
@@ -146,8 +212,12 @@ def check_state_dict(model: nn.Module, state: Mapping[str, torch.Tensor], source
 
 
 def generator_from_state_dict(state: Mapping[str, torch.Tensor], source: str = "state dict") -> PGGANGenerator:
+    """Build the generator a converted-layout state dict describes and load it (checked, never partial)."""
     arch = architecture_from_state_dict(state, source)
-    generator = PGGANGenerator(arch["resolution"], arch["z_dim"], arch["channels"], image_channels=arch["image_channels"])
+    if arch["resolution"] < 8:
+        raise BIGPriorError(f"{source}: a PGGAN generator of resolution {arch['resolution']}; at least 8x8 is supported")
+    generator = PGGANGenerator(arch["resolution"], arch["z_dim"], arch["channels"],
+                               image_channels=arch["image_channels"], fused_scale=arch["fused_scale"])
     check_state_dict(generator, state, source)
     generator.load_state_dict({k: v.float() for k, v in state.items()})
     if float(generator.lod) != 0.0:
@@ -155,17 +225,72 @@ def generator_from_state_dict(state: Mapping[str, torch.Tensor], source: str = "
     return generator.eval().requires_grad_(False)
 
 
-def load_pggan(path: str | os.PathLike) -> PGGANGenerator:
-    """Load a converted PGGAN generator checkpoint (a state dict saved with torch.save).
+def from_genforce_layout(state: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """genforce/genforce's PGGAN keys (`layer{i}.weight`, `layer{i}.bias`, `output{b}.*`) -> converted layout.
 
-    The generator comes back in eval mode with gradients off (inversion optimizes codes, not weights)."""
-    path = Path(path)
-    if not path.is_file():
-        raise BIGPriorError(f"{path}: generator weights not found")
+    Only generators without fused upsampling (all published PGGANs) can be told apart in that layout:
+    its transposed-conv weights (in, out, k, k) look like conv weights (out, in, k, k)."""
+    renamed = {}
+    for key, value in state.items():
+        module, _, name = key.rpartition(".") if isinstance(key, str) else ("", "", "")
+        renamed[f"{module}.conv.weight" if name == "weight" and module else
+                f"{module}.wscale.bias" if name == "bias" and module else key] = value
+    return renamed
+
+
+# ---------------------------------------------------------------------------------------------
+# files
+
+_ZIP_MAGIC = b"PK\x03\x04"
+_LEGACY_TORCH_MAGIC = b"\x80\x02\x8a\x0al\xfc\x9cF\xf9 j\xa8P\x19"  # pickled torch.serialization.MAGIC_NUMBER
+
+
+def is_torch_file(path: Path) -> bool:
+    """True for files written by torch.save (zip archive, or the legacy format of torch < 1.6)."""
+    with open(path, "rb") as f:
+        head = f.read(len(_LEGACY_TORCH_MAGIC))
+    return head.startswith(_ZIP_MAGIC) or head == _LEGACY_TORCH_MAGIC
+
+
+def _state_dict_from_torch_file(path: Path, which: str) -> Mapping[str, torch.Tensor]:
     try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
+        content = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # torch raises several exception types for foreign or corrupt files
         raise BIGPriorError(f"{path}: not a readable PyTorch checkpoint ({exc.__class__.__name__}: {exc})") from exc
-    if not isinstance(state, Mapping):
-        raise BIGPriorError(f"{path}: expected a state dict, got {type(state).__name__}")
-    return generator_from_state_dict(state, str(path))
+    if not isinstance(content, Mapping):
+        raise BIGPriorError(f"{path}: expected a state dict, got {type(content).__name__}")
+    if "generator" in content or "generator_smooth" in content:  # a genforce checkpoint
+        key = "generator_smooth" if which == "Gs" and "generator_smooth" in content else "generator"
+        if key not in content:
+            raise BIGPriorError(f"{path}: genforce checkpoint without a 'generator' entry (has {', '.join(map(str, content))})")
+        content = content[key]
+        if not isinstance(content, Mapping):
+            raise BIGPriorError(f"{path}: entry {key!r} is a {type(content).__name__}, expected a state dict")
+    elif which == "G":
+        raise BIGPriorError(f"{path}: holds one generator's state dict; G (the non-averaged generator) can only be "
+                            "taken from an official pickle or a genforce checkpoint with a 'generator' entry")
+    if "layer0.weight" in content and "layer0.conv.weight" not in content:
+        content = from_genforce_layout(content)
+    return content
+
+
+def load_pggan(path: str | os.PathLike, which: str = "Gs") -> PGGANGenerator:
+    """Load a PGGAN generator from a converted checkpoint, a genforce checkpoint or an official pickle.
+
+    - converted checkpoints (`pggan_bedroom256_generator.pth`, ...): a state dict saved with torch.save;
+    - genforce checkpoints: a dict with `generator_smooth` (taken for `which="Gs"`) and/or `generator`;
+    - the official TensorFlow pickles (`karras2018iclr-lsun-bedroom-256x256.pkl`, a tuple (G, D, Gs)),
+      read without TensorFlow by a restricted unpickler (`official.py`); `which` picks `Gs` (the
+      moving-average generator the published samples and converted files come from) or `G`.
+    torch files are read with `weights_only=True`. The generator comes back in eval mode with
+    gradients off (inversion optimizes codes, not weights)."""
+    if which not in GENERATOR_CHOICES:
+        raise BIGPriorError(f"which={which!r}: expected one of {', '.join(GENERATOR_CHOICES)}")
+    path = Path(path)
+    if not path.is_file():
+        raise BIGPriorError(missing_weights_message(path))
+    if is_torch_file(path):
+        state = _state_dict_from_torch_file(path, which)
+        return generator_from_state_dict(state, str(path))
+    state = read_official_generator(path, which)
+    return generator_from_state_dict(state, f"{path} ({which})")

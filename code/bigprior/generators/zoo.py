@@ -39,21 +39,39 @@ MODEL_ZOO: dict[str, dict] = {
 }
 
 
+def model_for_file(name: str) -> str | None:
+    """The zoo name whose converted or official file is called `name`, if any."""
+    for model, entry in MODEL_ZOO.items():
+        if name in (entry["file"], entry["official"]):
+            return model
+    return None
+
+
+def missing_weights_message(path: Path) -> str:
+    """What to tell a user whose generator file is not there: the path, the model, where to get it."""
+    model = model_for_file(path.name)
+    known = f" (model {model})" if model else ""
+    return f"{path}: generator weights not found{known}; {WHERE_PUBLISHED}"
+
+
 def resolve_generator_path(gan_model: str | None = None, gan_weights: str | None = None) -> Path:
-    """The weights file of `--gan_weights` (any path) or of `--gan_model` (a zoo name)."""
+    """The weights file of `--gan_weights` (any path) or of `--gan_model` (a zoo name).
+
+    For a zoo name the converted file in PRETRAINED_DIR is used, else the official pickle there."""
     if gan_weights:
         path = Path(gan_weights)
         if not path.is_file():
-            raise BIGPriorError(f"--gan_weights {path}: file not found")
+            raise BIGPriorError(f"--gan_weights {missing_weights_message(path)}")
         return path
     if not gan_model:
         raise BIGPriorError("give --gan_model (e.g. pggan_bedroom) or --gan_weights <file>")
     if gan_model not in MODEL_ZOO:
         raise BIGPriorError(f"--gan_model {gan_model!r}: unknown model; known: {', '.join(sorted(MODEL_ZOO))}")
-    path = PRETRAINED_DIR / MODEL_ZOO[gan_model]["file"]
-    if not path.is_file():
-        raise BIGPriorError(
-            f"--gan_model {gan_model}: weights not found at {path}; put {MODEL_ZOO[gan_model]['file']} there "
-            f"({WHERE_PUBLISHED})"
-        )
-    return path
+    entry = MODEL_ZOO[gan_model]
+    for name in (entry["file"], entry["official"]):
+        if (PRETRAINED_DIR / name).is_file():
+            return PRETRAINED_DIR / name
+    raise BIGPriorError(
+        f"--gan_model {gan_model}: weights not found at {PRETRAINED_DIR / entry['file']}; put {entry['file']} "
+        f"(or the official {entry['official']}) there ({WHERE_PUBLISHED})"
+    )

@@ -51,8 +51,9 @@ class FoldedBlock(nn.Module):
 
 
 def foldable(layer: nn.Module) -> bool:
-    """Only the plain block layout is folded: nearest x2 + 3x3 conv, or a conv without upsampling."""
-    if type(layer) is not PGGANBlock or not isinstance(layer.conv, nn.Conv2d) or layer.conv.bias is not None:
+    """Only the plain block layout is folded: nearest x2 + 3x3 conv, or a conv without upsampling
+    (blocks of generators trained with fused upsampling are used as they are)."""
+    if type(layer) is not PGGANBlock or layer.fused_upsample or layer.conv.bias is not None:
         return False
     conv = layer.conv
     plain = conv.stride == (1, 1) and conv.dilation == (1, 1) and conv.groups == 1
