@@ -235,7 +235,7 @@ def _bad_run(workspace, tiny_weights, capsys, experiment="col_tiny", extra=()):
 def test_bad_input_is_one_line_and_writes_nothing(workspace, tiny_weights, capsys):
     make_images(workspace / "images")
     err = _bad_run(workspace, tiny_weights, capsys, extra=["--gan_weights", str(workspace / "missing.pth")])
-    assert "--gan_weights" in err and "missing.pth: file not found" in err
+    assert "--gan_weights" in err and "missing.pth" in err and "not found" in err
     err = _bad_run(workspace, tiny_weights, capsys, extra=["--gan_weights", "", "--gan_model", "pggan_bedroom"])
     assert "pggan_bedroom256_generator.pth" in err and "genforce/mganprior" in err
     err = _bad_run(workspace, tiny_weights, capsys, extra=["--gan_weights", "", "--gan_model", "pggan_nothing"])
