@@ -15,6 +15,7 @@ from .runtime import run_cli
 # command -> (module, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
     "train": ("bigprior.fusion.cli", "train the fusion network (the paper's code/train.py), then test it"),
+    "train-gan": ("bigprior.gan.cli", "train a PGGAN generator (the default generative prior) on image folders"),
 }
 
 
