@@ -61,21 +61,24 @@ def select_test_epoch(rule: str, epochs: int, period: int) -> int:
 def precision_mode(precision: str, device: torch.device) -> Iterator[Callable[[], contextlib.AbstractContextManager]]:
     """Set the numeric mode for the loop; yields a factory of the autocast context for forward passes.
 
-    default: PyTorch's defaults (on CUDA, convolutions may use TF32). fp32: TF32 off everywhere.
-    bf16: autocast to bfloat16 (the loss is still reduced in float32)."""
-    saved = (torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.benchmark)
+    default: PyTorch's defaults (on CUDA, convolutions may use TF32) with cuDNN autotuning.
+    fp32: strict float32 — TF32 off and deterministic cuDNN algorithms, so a run is repeatable and
+    equal to the plain float32 loop. bf16: autocast to bfloat16 (the loss is reduced in float32)."""
+    backends = torch.backends
+    saved = (backends.cudnn.allow_tf32, backends.cuda.matmul.allow_tf32, backends.cudnn.benchmark, backends.cudnn.deterministic)
     try:
-        if device.type == "cuda":
-            torch.backends.cudnn.benchmark = True
         if precision == "fp32":
-            torch.backends.cudnn.allow_tf32 = False
-            torch.backends.cuda.matmul.allow_tf32 = False
+            backends.cudnn.allow_tf32 = backends.cuda.matmul.allow_tf32 = False
+            backends.cudnn.benchmark, backends.cudnn.deterministic = False, True
+        elif device.type == "cuda":
+            backends.cudnn.benchmark = True
         if precision == "bf16":
             yield lambda: torch.autocast(device_type=device.type, dtype=torch.bfloat16)
         else:
             yield contextlib.nullcontext
     finally:
-        torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.benchmark = saved
+        (backends.cudnn.allow_tf32, backends.cuda.matmul.allow_tf32, backends.cudnn.benchmark,
+         backends.cudnn.deterministic) = saved
 
 
 def _memory_format(precision: str) -> torch.memory_format:
@@ -150,7 +153,8 @@ def _train_epochs(
             imageio.write_npy(folder / LOSS_FILE, loss_log)
             imageio.torch_save(
                 folder / STATE_FILE,
-                {"epoch": epoch, "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(), "loss_log": loss_log},
+                {"epoch": epoch, "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
+                 "loss_log": torch.from_numpy(loss_log.copy())},
             )
             bar.set_postfix(loss=f"{loss_log[epoch]:.5f}", s_per_epoch=f"{seconds:.2f}")
             if on_epoch_end is not None:
@@ -189,34 +193,36 @@ def train(
     return folder
 
 
+def _open_run(folder: Path, flag: str) -> tuple[FusionOptions, Experiment]:
+    """A run folder's options and the experiment it belongs to (its workspace is two levels up)."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise BIGPriorError(f"{flag}{folder}: run folder not found")
+    options = FusionOptions.load(folder)
+    return options, Experiment(options.experiment, folder.resolve().parent.parent)
+
+
 def resume(
     folder: Path, device: torch.device, workers: int = 4, on_epoch_end: Callable[[EpochReport], None] | None = None
 ) -> Path:
     """Continue an interrupted run from its last complete epoch, with the options it was started with."""
     folder = Path(folder)
-    if not folder.is_dir():
-        raise BIGPriorError(f"--resume {folder}: folder not found")
-    options = FusionOptions.load(folder)
-    root = folder.resolve().parent.parent
-    experiment = Experiment(options.experiment, root)
+    options, experiment = _open_run(folder, "--resume ")
     train_indices, _ = split_indices(experiment, options.train_count)
     data = load_triplets(experiment, train_indices, workers, desc="loading training images").to(device)
+    torch.manual_seed(options.seed)  # as train(): an interruption before the first epoch restarts identically
     model = _build_model(options, experiment).to(device)
     iters = -(-len(data) // options.batch_size)
     optimizer, scheduler = _optimizer_and_scheduler(model, options, iters)
+    loss_log, start = np.zeros(options.epochs), 0
     state_path = folder / STATE_FILE
     if state_path.is_file():
-        state = torch.load(state_path, map_location=device, weights_only=False)
+        state = torch.load(state_path, map_location=device, weights_only=True)
         last = int(state["epoch"])
         load_fusion_state_dict(model, _load_checkpoint(folder / checkpoint_name(last), device), str(folder / checkpoint_name(last)))
         optimizer.load_state_dict(state["optimizer"])
         scheduler.load_state_dict(state["scheduler"])
-        loss_log, start = np.asarray(state["loss_log"], dtype=np.float64), last + 1
-    else:  # interrupted before the first epoch ended
-        torch.manual_seed(options.seed)
-        model = _build_model(options, experiment).to(device)
-        optimizer, scheduler = _optimizer_and_scheduler(model, options, iters)
-        loss_log, start = np.zeros(options.epochs), 0
+        loss_log, start = state["loss_log"].numpy().astype(np.float64), last + 1
     print(f"{folder}: resuming at epoch {start} of {options.epochs}")
     if start < options.epochs:
         _train_epochs(folder, options, data, model, optimizer, scheduler, loss_log, start, device, on_epoch_end)
@@ -254,13 +260,9 @@ def evaluate(
 ) -> TestResult:
     """Test run `folder` at `epoch` on its experiment's test images (or those of `test_data`)."""
     folder = Path(folder)
-    if not folder.is_dir():
-        raise BIGPriorError(f"{folder}: run folder not found")
-    options = FusionOptions.load(folder)
-    root = folder.resolve().parent.parent
-    model_experiment = Experiment(options.experiment, root)
+    options, model_experiment = _open_run(folder, "")
     ood = test_data not in ("", "Default", options.experiment)
-    data_experiment = Experiment(test_data, root) if ood else model_experiment
+    data_experiment = Experiment(test_data, model_experiment.root) if ood else model_experiment
     if data_experiment.degradation.observation_channels != model_experiment.degradation.observation_channels:
         raise BIGPriorError(f"--test_data {test_data}: its observations do not have the channels the model of {options.experiment} takes")
     checkpoint = folder / checkpoint_name(epoch)
@@ -384,8 +386,7 @@ def format_summary(summary: dict, out_dir: Path, metrics_path: Path) -> str:
 
 def test_after_training(folder: Path, device: torch.device, workers: int = 4, batch_size: int = 4) -> TestResult:
     """Test a finished run at the epoch its `test_epoch_rule` picks (fixed before training)."""
-    options = FusionOptions.load(folder)
-    experiment = Experiment(options.experiment, folder.resolve().parent.parent)
+    options, experiment = _open_run(folder, "")
     train_images = len(split_indices(experiment, options.train_count)[0])
     period = restart_period(-(-train_images // options.batch_size), options.batch_size)
     epoch = select_test_epoch(options.test_epoch_rule, options.epochs, period)
