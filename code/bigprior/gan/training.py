@@ -370,7 +370,8 @@ def train(
     nets = build_networks(options, device)
     folder = create_numbered_dir(Path(runs_dir), RUN_PREFIX)
     options.save(folder)
-    write_grid(folder / REALS_FILE, reals[: options.grid_size**2], options.grid_size)
+    spread = torch.linspace(0, reals.shape[0] - 1, min(options.grid_size**2, reals.shape[0])).long()
+    write_grid(folder / REALS_FILE, reals[spread], options.grid_size)  # evenly spaced: every folder shows
     g_params = sum(p.numel() for p in nets.generator.parameters())
     d_params = sum(p.numel() for p in nets.discriminator.parameters())
     print(f"{folder}: {reals.shape[0]} images at {options.resolution}px; generator {g_params} parameters "
