@@ -167,20 +167,30 @@ def run_dir(root: Path, experiment: str, run_id: int | str) -> Path:
 
 
 def existing_run_ids(root: Path, experiment: str) -> list[int]:
-    pattern = re.compile(rf"^{re.escape(experiment)}_(\d+)$")
-    net_data = root / "net_data"
-    if not net_data.is_dir():
-        return []
-    return sorted(int(m.group(1)) for p in net_data.iterdir() if p.is_dir() and (m := pattern.match(p.name)))
+    return numbered_dir_ids(root / "net_data", experiment)
 
 
 def create_run_dir(root: Path, experiment: str) -> Path:
     """Create `net_data/<experiment>_<ID>` with the next free ID (max + 1); never reuses a folder."""
-    (root / "net_data").mkdir(parents=True, exist_ok=True)
-    ids = existing_run_ids(root, experiment)
+    return create_numbered_dir(root / "net_data", experiment)
+
+
+def numbered_dir_ids(parent: Path, prefix: str) -> list[int]:
+    """The IDs of the folders `<parent>/<prefix>_<ID>`, sorted."""
+    pattern = re.compile(rf"^{re.escape(prefix)}_(\d+)$")
+    if not parent.is_dir():
+        return []
+    return sorted(int(m.group(1)) for p in parent.iterdir() if p.is_dir() and (m := pattern.match(p.name)))
+
+
+def create_numbered_dir(parent: Path, prefix: str) -> Path:
+    """Create `<parent>/<prefix>_<ID>` with the next free ID (max + 1); never reuses a folder, even
+    when several processes start at once."""
+    parent.mkdir(parents=True, exist_ok=True)
+    ids = numbered_dir_ids(parent, prefix)
     run_id = ids[-1] + 1 if ids else 0
     while True:
-        path = run_dir(root, experiment, run_id)
+        path = parent / f"{prefix}_{run_id}"
         try:
             path.mkdir()
             return path

@@ -12,6 +12,8 @@ from pathlib import Path
 from ..errors import BIGPriorError
 
 PRETRAINED_DIR = Path(__file__).resolve().parents[2] / "mganprior" / "models" / "pretrain" / "pytorch"
+# The project's own generator, trained by `bigprior train-gan` (see assets/default/MODEL_CARD.md).
+DEFAULT_GENERATOR = Path(__file__).resolve().parents[1] / "assets" / "default" / "pggan_lsun64.pth"
 WHERE_PUBLISHED = (
     "the converted .pth files are published with mGANprior (https://github.com/genforce/mganprior, "
     "see its models/README) and the official TensorFlow pickles with "
