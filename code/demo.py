@@ -1,0 +1,12 @@
+"""The one-command demo: the whole pipeline on the built-in default (a thin wrapper over bigprior.demo)."""
+
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+from bigprior.demo import main  # noqa: E402
+from bigprior.runtime import run_cli  # noqa: E402
+
+if __name__ == "__main__":
+    sys.exit(run_cli(main))
