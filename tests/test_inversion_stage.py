@@ -65,7 +65,7 @@ def make_images(folder: Path, count: int = COUNT, size: int = SIZE, seed: int = 
 def script_args(script: str, workspace: Path, experiment: str, weights: Path, extra: list[str] = ()) -> list[str]:
     return ["-i", str(workspace / "images"), "-o", str(workspace / "inter_data" / experiment), "--gan_weights", str(weights),
             "--vgg_lambda", "0", "--iterations", "3", "--lr", "0.05", "--composing_layer", "4", "--z_number", "3",
-            "--batch_size", "2", "--device", "cpu", *SCRIPT_CASES[experiment][1], *extra]
+            "--batch_size", "2", "--device", "cpu", "--precision", "fp32", *SCRIPT_CASES[experiment][1], *extra]
 
 
 def run_wrapper(path: Path, argv: list[str]) -> int:

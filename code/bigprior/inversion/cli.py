@@ -133,7 +133,7 @@ def build_parser(script: Script, io: bool = True) -> argparse.ArgumentParser:
     ours.add_argument("--vgg_weights", default=None, help="torchvision's vgg16-397923af.pth (default: torch's caches)")
     ours.add_argument("--restarts", type=int, default=1, help="initialisations per image; the lowest final loss is kept")
     ours.add_argument("--precision", choices=PRECISIONS, default="default",
-                      help="default (PyTorch's; TF32 convs on CUDA), fp32 (strict) or bf16 (autocast)")
+                      help="default (PyTorch's; TF32 convs on CUDA), fp32 (strict: on CPU batches equal single images bit for bit) or bf16 (autocast)")
     ours.add_argument("--fold_layers", type=str2bool, default=False,
                       help="True: run the PGGAN blocks folded (faster; equal up to float rounding)")
     ours.add_argument("--compile", type=str2bool, default=False, help="True: torch.compile the inversion step")

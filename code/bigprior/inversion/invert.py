@@ -73,14 +73,16 @@ def initial_codes(multicode: MultiCodeGenerator, index: int, seed: int, init_typ
 
 @contextlib.contextmanager
 def numeric_mode(precision: str, device: torch.device) -> Iterator[Callable[[], contextlib.AbstractContextManager]]:
-    """The fusion stage's `precision_mode`; on the CPU also PyTorch's own convolutions instead of
-    oneDNN's or NNPACK's (which take over from a batch of 16): they compute each image of a batch on
-    its own, so a batch gives bit for bit the results of its images inverted one at a time."""
-    cpu = device.type == "cpu"
+    """The fusion stage's `precision_mode`. In strict float32 (`fp32`) on the CPU, also PyTorch's own
+    convolutions instead of oneDNN's or NNPACK's (which pick algorithms by batch size): they compute each
+    image of a batch on its own, so a batch gives bit for bit the results of its images inverted one at a
+    time, at about a third of oneDNN's speed. Otherwise batches agree with single images up to float
+    rounding (as on a GPU)."""
+    exact = device.type == "cpu" and precision == "fp32"
     mkldnn = torch.backends.mkldnn.enabled
     try:
-        torch.backends.mkldnn.enabled = mkldnn and not cpu
-        with torch.backends.nnpack.flags(enabled=not cpu), precision_mode(precision, device) as autocast:
+        torch.backends.mkldnn.enabled = mkldnn and not exact
+        with torch.backends.nnpack.flags(enabled=not exact), precision_mode(precision, device) as autocast:
             yield autocast
     finally:
         torch.backends.mkldnn.enabled = mkldnn

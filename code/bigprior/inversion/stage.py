@@ -91,19 +91,22 @@ class Inverter:
         self.resolution = generator.resolution
 
     def __call__(self, clean: Sequence[np.ndarray], indices: Sequence[int],
-                 progress: Callable[[int], None] | None = None) -> list[InvertedImage]:
-        """Degrade clean images (HxWx3 uint8) with the task and invert the observations."""
+                 progress: Callable[[int], None] | None = None, iterations: int | None = None) -> list[InvertedImage]:
+        """Degrade clean images (HxWx3 uint8) with the task and invert the observations; `iterations`
+        overrides the settings' (0: the priors of the initial codes)."""
         s, degradation = self.settings, self.degradation
         observations = [degradation.observe(imageio.hwc_to_chw(imageio.float_from_uint8(image)), index, s.seed)
                         for image, index in zip(clean, indices)]
-        return self.invert_observations(observations, indices, clean, progress)
+        return self.invert_observations(observations, indices, clean, progress, iterations)
 
     def invert_observations(self, observations: Sequence[Observation], indices: Sequence[int],
                             clean: Sequence[np.ndarray | None] | None = None,
-                            progress: Callable[[int], None] | None = None) -> list[InvertedImage]:
+                            progress: Callable[[int], None] | None = None,
+                            iterations: int | None = None) -> list[InvertedImage]:
         """Invert given observations (e.g. a user's degraded photos); `clean`, when known, is the ground
         truth the colorization prior takes its luma from (else the observation's luma is used)."""
         s, degradation = self.settings, self.degradation
+        iterations = s.iterations if iterations is None else iterations
         clean = list(clean) if clean is not None else [None] * len(observations)
         targets = torch.stack([degradation.inversion_target(o.x) for o in observations]).to(self.device) * 2 - 1
         masks = None
@@ -111,11 +114,11 @@ class Inverter:
             masks = torch.stack([o.mask for o in observations]).to(self.device)
         result = invert(
             self.multicode, self.loss, targets, degradation=degradation, masks=masks, optimization=s.optimization,
-            lr=s.lr, iterations=s.iterations, init_type=s.init_type, seed=s.seed, indices=indices,
+            lr=s.lr, iterations=iterations, init_type=s.init_type, seed=s.seed, indices=indices,
             restarts=s.restarts, precision=s.precision, compile=s.compile, progress=progress,
         )
         raw = imageio.uint8_from_float_truncated((result.image + 1) / 2).transpose(0, 2, 3, 1)
-        initial = result.history[:, 0] if s.iterations else result.loss
+        initial = result.history[:, 0] if iterations else result.loss
         return [
             InvertedImage(
                 index=index, clean=image, observation=observation,
