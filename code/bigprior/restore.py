@@ -320,7 +320,7 @@ def prepare(task: str, paths: Sequence[Path], resolution: int, degradation: Degr
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="bigprior restore", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--task", required=True, choices=TASKS)
+    parser.add_argument("--task", required=True, help=f"one of {', '.join(TASKS)}")
     parser.add_argument("--input", required=True, nargs="+", help="photo(s) to restore")
     parser.add_argument("--out", required=True, help="output folder")
     parser.add_argument("--degrade", type=str2bool, default=False,
@@ -338,6 +338,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> list[Restoration]:
     args = build_parser().parse_args(argv)
+    if args.task not in TASKS:
+        raise BIGPriorError(f"--task {args.task!r}: expected one of {', '.join(TASKS)}")
     if args.mask and args.task != "inpaint":
         raise BIGPriorError("--mask is only for --task inpaint")
     device = resolve_device(args.device)
