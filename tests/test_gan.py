@@ -192,7 +192,7 @@ def test_training_from_the_same_seed_is_repeatable_and_seeds_differ(tmp_path: Pa
 def test_bad_data_is_a_one_line_error_and_leaves_no_run(tmp_path: Path, capsys: pytest.CaptureFixture, case: str) -> None:
     data = tmp_path / "data"
     expected = {"empty": "no images found", "unreadable": "img_001.png: not a readable image",
-                "too_few": "has 3 images, --count 250", "missing": "folder not found"}[case]
+                "too_few": "has 3 images, --count 250", "missing": "--data " + str(tmp_path / "data") + ": folder not found"}[case]
     if case == "empty":
         data.mkdir()
     elif case == "unreadable":

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -24,8 +25,10 @@ from ..experiment import PAPER_TRAIN_COUNT
 DEFAULT_COUNT = PAPER_TRAIN_COUNT
 
 
-def select_images(folder: str | os.PathLike, count: int) -> list:
+def select_images(folder: str | os.PathLike, count: int) -> list[Path]:
     """The first `count` images of `folder` in sorted name order (all of them if `count` is 0)."""
+    if not Path(folder).is_dir():
+        raise BIGPriorError(f"--data {folder}: folder not found")
     paths = imageio.list_images(folder)
     if not paths:
         raise BIGPriorError(f"--data {folder}: no images found (expected {', '.join(imageio.IMAGE_EXTENSIONS)} files)")
