@@ -23,8 +23,8 @@ OUTPUT_KINDS = ("input", "prior", "restored", "phi", "phi_overlay", "figure")
 
 @pytest.fixture(scope="module")
 def photo(tmp_path_factory) -> Path:
-    path = tmp_path_factory.mktemp("photos") / "coffee.png"
-    Image.fromarray(skimage_data.coffee()).save(path)
+    path = tmp_path_factory.mktemp("photos") / "chelsea.png"
+    Image.fromarray(skimage_data.chelsea()).save(path)  # 451x300: restored at 64x64, written back at 451x300
     return path
 
 
@@ -54,10 +54,10 @@ def test_restore_with_degrade_beats_the_degraded_input(tmp_path, photo, task, ex
     assert run_cli(restore_main, ["--task", task, "--input", str(photo), "--out", str(out), "--degrade", "True",
                                   "--device", "cpu", *extra]) == 0
     for kind in OUTPUT_KINDS:
-        image = Image.open(out / f"coffee_{kind}.png")
+        image = Image.open(out / f"chelsea_{kind}.png")
         if kind != "figure":  # written back at the photo's own size
-            assert image.size == (600, 400)
-    scores = json.loads((out / "coffee_metrics.json").read_text())
+            assert image.size == (451, 300)
+    scores = json.loads((out / "chelsea_metrics.json").read_text())
     assert scores["bigprior_psnr"] > scores["degraded_psnr"], scores
     assert 0 <= scores["phi_mean"] <= 1
 
@@ -74,13 +74,13 @@ def test_restore_a_degraded_photo_and_rgba_input(tmp_path, photo):
 
 
 def test_restore_inpaints_with_a_given_mask(tmp_path, photo):
-    mask = np.zeros((400, 600), np.uint8)
+    mask = np.zeros((300, 451), np.uint8)
     mask[100:180, 250:400] = 255
     Image.fromarray(mask).save(tmp_path / "mask.png")
     out = tmp_path / "out"
     assert run_cli(restore_main, ["--task", "inpaint", "--input", str(photo), "--mask", str(tmp_path / "mask.png"),
                                   "--out", str(out), "--degrade", "True", "--device", "cpu"]) == 0
-    observed = np.asarray(Image.open(out / "coffee_input.png"))
+    observed = np.asarray(Image.open(out / "chelsea_input.png"))
     assert observed[120:160, 280:370].max() < 40  # the hole is what was removed
 
 

@@ -81,7 +81,7 @@ def run_demo(out: Path, photos: Sequence[str], iterations: int | None, device: t
     rows = []
     for t in results:
         for r in t.restorations:
-            rows.append((f"{r.name}\\n{t.name}", [
+            rows.append((f"{r.name}\n{t.name}", [
                 figures.Panel("input", np.clip(r.observation, 0, 1)),
                 figures.Panel(f"prior {r.scores()['prior_psnr']:.1f} dB", r.prior),
                 figures.Panel(f"BIGPrior {r.scores()['bigprior_psnr']:.1f} dB", r.restored),

@@ -96,21 +96,22 @@ def write_with(path: str | os.PathLike, writer: Callable[[Path], None]) -> None:
 # reading
 
 
-def _open_image(path: Path) -> Image.Image:
+def open_image(path: Path, flag: str = "") -> Image.Image:
+    """Open and decode an image file; errors name the file (after `flag`, e.g. "--input ")."""
     if not path.is_file():
-        raise BIGPriorError(f"{path}: file not found")
+        raise BIGPriorError(f"{flag}{path}: file not found")
     try:
         image = Image.open(path)
         image.load()
     except (UnidentifiedImageError, OSError, SyntaxError) as exc:
-        raise BIGPriorError(f"{path}: not a readable image ({exc.__class__.__name__})") from exc
+        raise BIGPriorError(f"{flag}{path}: not a readable image ({exc.__class__.__name__})") from exc
     return image
 
 
 def read_rgb(path: str | os.PathLike, allow_conversion: bool = False) -> np.ndarray:
     """Read an RGB image as HxWx3 uint8. Other modes are an error unless `allow_conversion`."""
     path = Path(path)
-    image = _open_image(path)
+    image = open_image(path)
     if image.mode != "RGB":
         if not allow_conversion:
             raise BIGPriorError(f"{path}: expected an RGB image, got mode {image.mode} ({len(image.getbands())} channels)")
@@ -121,7 +122,7 @@ def read_rgb(path: str | os.PathLike, allow_conversion: bool = False) -> np.ndar
 def read_gray(path: str | os.PathLike) -> np.ndarray:
     """Read an 8-bit grayscale image as HxW uint8 (mode L)."""
     path = Path(path)
-    image = _open_image(path)
+    image = open_image(path)
     if image.mode != "L":
         raise BIGPriorError(f"{path}: expected an 8-bit grayscale image, got mode {image.mode}")
     return np.asarray(image, dtype=np.uint8)

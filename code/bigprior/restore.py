@@ -25,11 +25,11 @@ from pathlib import Path
 import numpy as np
 import torch
 from matplotlib import colormaps
-from PIL import Image, UnidentifiedImageError
+from PIL import Image
 
 from . import figures, imageio, metrics
 from .defaults import TaskDefault, task_defaults
-from .degradations import Degradation, Inpainting, Observation, RandomMaskInpainting, luma, read_mask
+from .degradations import Degradation, Inpainting, Observation, luma, read_mask
 from .errors import BIGPriorError
 from .fusion.model import BIGPriorFusion, build_fusion_model, load_fusion_state_dict
 from .fusion.options import FusionOptions
@@ -55,13 +55,7 @@ def warn(message: str) -> None:
 def read_photo(path: Path) -> np.ndarray:
     """A photo as HxW (grayscale) or HxWx3 uint8; transparency is flattened onto white (with a warning)."""
     path = Path(path)
-    if not path.is_file():
-        raise BIGPriorError(f"--input {path}: file not found")
-    try:
-        image = Image.open(path)
-        image.load()
-    except (UnidentifiedImageError, OSError, SyntaxError) as exc:
-        raise BIGPriorError(f"--input {path}: not a readable image ({exc.__class__.__name__})") from exc
+    image = imageio.open_image(path, "--input ")
     if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
         warn(f"{path}: {image.mode} image, its transparency is flattened onto white")
         rgba = image.convert("RGBA")

@@ -13,7 +13,7 @@ GEN=code/bigprior/assets/default/pggan_lsun64.pth
 DEVICE="${DEVICE:-auto}"
 # inversion (no VGG term: VGG16 weights cannot be downloaded here; L2 on the visible part / luma)
 INVERT=(--gan_weights "$GEN" --loss_type L2 --vgg_lambda 0 --resize True --device "$DEVICE"
-        --composing_layer "${LAYER:-2}" --z_number "${CODES:-10}" --optimization Adam --lr "${LR:-0.05}"
+        --composing_layer "${LAYER:-4}" --z_number "${CODES:-10}" --optimization Adam --lr "${LR:-0.05}"
         --iterations "${STEPS:-100}" --batch_size "${INV_BATCH:-50}" --seed 0)
 # fusion (the paper's recipe; DnCNN depth and epochs reduced for a CPU)
 FUSE=(--lr 0.01 --batch_size 8 --backbone D --phi_weight 1e-5 --epochs "${EPOCHS:-16}" --dncnn_layers "${LAYERS:-8}"
@@ -24,23 +24,33 @@ invert() {  # script experiment category [task flags...]
   local script=$1 exp=$2 cat=$3; shift 3
   python "code/mganprior/$script.py" -i "$LSUN/$cat" -o "$WS/inter_data/$exp" "${INVERT[@]}" "$@"
 }
-for cat in bedroom church; do invert colorization "col_$cat" "$cat"; done
+fuse() {  # experiment: train (or resume) and test run _0 (the paper's fusion) and run _1 (--extend_input True)
+  local exp=$1 id
+  for id in 0 1; do
+    if [ -f "$WS/net_data/${exp}_$id/metrics.json" ]; then continue; fi
+    if [ -d "$WS/net_data/${exp}_$id" ]; then
+      python code/train.py --resume "$WS/net_data/${exp}_$id" --device "$DEVICE"
+    else
+      python code/train.py --root "$WS" --experiment "$exp" "${FUSE[@]}" --extend_input "$([ $id = 1 ] && echo True || echo False)"
+    fi
+  done
+}
+# one category at a time, bedroom first (its extend-input networks become the built-in defaults)
 for cat in bedroom church conference; do
+  if [ "$cat" != conference ]; then invert colorization "col_$cat" "$cat"; fi
   invert inpainting "inpcrop_$cat" "$cat" --mask mask_center.png
   # the paper's random holes (mean side 64, sd 32 at 256 px) scaled to 64 px
   invert inpainting "inpvar_$cat" "$cat" --varmask True --min_p 2 --max_p 4 --width_mean 16 --width_var 8
   invert denoising "denblind_$cat" "$cat" --sigma_min 5 --sigma_max 50
+  for task in col inpcrop inpvar denblind; do
+    if [ -d "$WS/inter_data/${task}_$cat" ]; then fuse "${task}_$cat"; fi
+  done
 done
 
-for exp in col_bedroom col_church inpcrop_bedroom inpcrop_church inpcrop_conference \
-           inpvar_bedroom inpvar_church inpvar_conference denblind_bedroom denblind_church denblind_conference; do
-  if [ -f "$WS/net_data/${exp}_0/metrics.json" ]; then continue; fi
-  if [ -d "$WS/net_data/${exp}_0" ]; then
-    python code/train.py --resume "$WS/net_data/${exp}_0" --device "$DEVICE"
-  else
-    python code/train.py --root "$WS" --experiment "$exp" "${FUSE[@]}"
-  fi
+for exp in col_bedroom col_church inpcrop_bedroom inpcrop_church inpcrop_conference inpvar_bedroom inpvar_church \
+           inpvar_conference denblind_bedroom denblind_church denblind_conference; do
+  # OURoutput/ holds the last test: make it run _0's (the paper's fusion) for the report
+  python code/train.py --root "$WS" --experiment "$exp" --test True --test_model 0 --test_epoch "$((${EPOCHS:-16} - 1))" --device "$DEVICE"
 done
-
 python code/report.py --root "$WS" --name reduced_scale --published "$(dirname "$LSUN")" --out "$WS/reports"
 python results/reduced_scale/collect.py "$WS"

@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Fusion training from scratch on the paper's col_bedroom priors (../shared/bigprior-paper), several seeds,
+# with the paper's fusion and with --extend_input True; tested on images 250..299 at the epoch the
+# run's --test_epoch_rule picks (lr_min: the last epoch that ends a cosine cycle), then tabulated.
+# Usage (repository root): bash results/col_bedroom_from_scratch/run.sh [workspace]
+#   full scale (GPU):  SEEDS="0 1 2" EPOCHS=50 CROP=0 DEVICE=cuda bash results/col_bedroom_from_scratch/run.sh
+#   reduced (CPU):     SEEDS="0" EPOCHS=16 CROP=128 bash results/col_bedroom_from_scratch/run.sh
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+WS="${1:-runs/col_bedroom_from_scratch}"
+PAPER="${PAPER:-../shared/bigprior-paper}"
+SEEDS="${SEEDS:-0 1 2}"
+EPOCHS="${EPOCHS:-50}"; CROP="${CROP:-0}"; DEVICE="${DEVICE:-auto}"; PRECISION="${PRECISION:-default}"
+
+# the paper's data, linked file by file (nothing is ever written into ../shared)
+for sub in GT input mGANoutput; do
+  mkdir -p "$WS/inter_data/col_bedroom/$sub"
+  for f in "$PAPER/inter_data/col_bedroom/$sub"/*.png; do
+    ln -sf "$(realpath "$f")" "$WS/inter_data/col_bedroom/$sub/$(basename "$f")"
+  done
+done
+for extend in False True; do
+  for seed in $SEEDS; do
+    tag="seed${seed}_extend${extend}"
+    if grep -qs "^$tag " "$WS/runs.txt"; then continue; fi
+    start=$(date +%s)
+    python code/train.py --root "$WS" --experiment col_bedroom --lr 0.01 --batch_size 8 --backbone D --phi_weight 1e-5 \
+      --epochs "$EPOCHS" --crop_size "$CROP" --seed "$seed" --extend_input "$extend" --device "$DEVICE" \
+      --precision "$PRECISION" | tee "$WS/last.log"
+    run=$(grep -o 'Completed: .*' "$WS/last.log" | sed 's/Completed: //')
+    echo "$tag $run $(( $(date +%s) - start ))" >> "$WS/runs.txt"
+  done
+done
+python results/col_bedroom_from_scratch/collect.py "$WS"
