@@ -33,7 +33,7 @@ from bigprior.degradations import Colorization, Degradation, Inpainting, center_
 from bigprior.generators import PGGANGenerator, load_pggan  # noqa: E402
 from bigprior.inversion import InversionLoss, MultiCodeGenerator, VGGFeatures, initial_codes, invert  # noqa: E402
 from bigprior.inversion.invert import numeric_mode  # noqa: E402
-from bigprior.inversion.losses import VGG_LOSS_SCALE, vgg16_features  # noqa: E402
+from bigprior.inversion.losses import VGG16_LAYERS, VGG_LOSS_SCALE, vgg16_features  # noqa: E402
 from bigprior.metrics import psnr_from_mse  # noqa: E402
 from bigprior.runtime import resolve_device  # noqa: E402
 
@@ -186,7 +186,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--profile", action="store_true", help="print the profiler's top operations of the batched loop")
     p.add_argument("--threads", type=int, default=0, help="CPU threads (0: torch's default)")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--save_random", default=None, metavar="FOLDER",
+                   help="only write the random generator and VGG16 as random_pggan<R>.pth and random_vgg16.pth "
+                        "into FOLDER (loadable by --gan_weights/--vgg_weights of the inversion scripts) and stop")
     return p
+
+
+def save_random_weights(folder: Path, generator: PGGANGenerator, vgg_features: torch.nn.Sequential) -> None:
+    """Write the benchmark's random networks in the published files' layouts, so that the inversion scripts and
+    `bigprior check-inversion` can time the paper's settings without the published weights."""
+    folder.mkdir(parents=True, exist_ok=True)
+    files = (folder / f"random_pggan{generator.resolution}.pth", folder / "random_vgg16.pth")
+    torch.save(generator.state_dict(), files[0])
+    torch.save({f"features.{key}": value for key, value in vgg_features.state_dict().items()}, files[1])
+    print(f"wrote {files[0]} and {files[1]}")
 
 
 def main() -> None:
@@ -201,6 +214,9 @@ def main() -> None:
                  else random_generator(args.resolution, args.fmaps_max, args.seed)).to(device)
     resolution = generator.resolution
     torch.manual_seed(args.seed)
+    if args.save_random:
+        save_random_weights(Path(args.save_random), generator.cpu(), vgg16_features(VGG16_LAYERS))
+        return
     vgg = VGGFeatures(vgg16_features(16, args.vgg_weights), resolution).to(device)
     targets = target_images(generator, args.batch_size, args.images, args.seed).to(device)
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else f"CPU ({torch.get_num_threads()} threads)"
