@@ -122,3 +122,23 @@ def test_demo_quick_writes_its_table_and_figure(tmp_path):
     rows = json.loads((out / "demo_results.json").read_text())
     assert len(rows) == 8 and all(np.isfinite(r["bigprior_psnr"]) for r in rows)
     assert Image.open(out / "demo_grid.png").size[1] > 1000  # 8 rows of panels
+
+
+class _Scored:
+    def __init__(self, prior_psnr: float, bigprior_psnr: float) -> None:
+        self._scores = {"prior_psnr": prior_psnr, "bigprior_psnr": bigprior_psnr, "prior_ssim": 0.5,
+                        "bigprior_ssim": 0.5, "phi_mean": 0.2}
+
+    def scores(self) -> dict[str, float]:
+        return self._scores
+
+
+def test_demo_table_names_the_tasks_where_fusion_loses_to_the_prior():
+    from bigprior.demo import TaskResult, format_table
+
+    results = [TaskResult("colorization", [_Scored(20.0, 19.0), _Scored(18.0, 18.5)], 1.0),
+               TaskResult("denoising", [_Scored(18.0, 23.0)], 1.0)]
+    table = format_table(results)
+    assert table.splitlines()[1].split()[:3] == ["colorization", "19.00", "18.75"]
+    assert table.splitlines()[-1].startswith("note: BIGPrior is below its prior on colorization:")
+    assert "note" not in format_table(results[1:])

@@ -61,6 +61,10 @@ def format_table(results: Sequence[TaskResult]) -> str:
     for t in results:
         lines.append(f"{t.name:22s} {t.mean('prior_psnr'):10.2f} {t.mean('bigprior_psnr'):13.2f} "
                      f"{t.mean('prior_ssim'):10.4f} {t.mean('bigprior_ssim'):13.4f} {t.mean('phi_mean'):8.3f} {t.seconds:5.0f}s")
+    below = [t.name for t in results if t.mean("bigprior_psnr") < t.mean("prior_psnr")]
+    if below:
+        lines.append(f"note: BIGPrior is below its prior on {', '.join(below)}: the built-in fusion networks were "
+                     "trained on LSUN bedroom priors, and these photos lie outside that distribution")
     return "\n".join(lines)
 
 
