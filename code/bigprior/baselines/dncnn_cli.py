@@ -10,7 +10,6 @@ from __future__ import annotations
 import argparse
 from collections.abc import Sequence
 from dataclasses import fields
-from pathlib import Path
 
 from ..experiment import run_dir, workspace_root
 from ..fusion.options import EPOCH_RULES
@@ -49,7 +48,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     root = workspace_root(args.root)
     device = resolve_device(args.device)
     if args.resume:
-        folder = resume_denoiser(Path(args.resume) if Path(args.resume).is_absolute() else root / args.resume, device)
+        folder = resume_denoiser(root / args.resume, device)  # an absolute --resume replaces root
     elif args.test:
         folder = run_dir(root, RUN_PREFIX + args.experiment, args.test_model)
         evaluate_denoiser(folder, args.test_epoch, device, args.test_batch_size)

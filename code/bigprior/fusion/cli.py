@@ -55,7 +55,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     root = workspace_root(args.root)
     device = resolve_device(args.device)
     if args.resume:
-        folder = resume(root / args.resume if not args.resume.startswith("/") else args.resume, device, args.workers)
+        folder = resume(root / args.resume, device, args.workers)  # an absolute --resume replaces root
         test_after_training(folder, device, args.workers, args.test_batch_size)
         return
     if not args.experiment:
