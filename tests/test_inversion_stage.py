@@ -248,6 +248,8 @@ def test_bad_input_is_one_line_and_writes_nothing(workspace, tiny_weights, capsy
     assert "named col_<dataset>" in err
     err = _bad_run(workspace, tiny_weights, capsys, extra=["--video", "True"])
     assert "--video" in err
+    err = _bad_run(workspace, tiny_weights, capsys, extra=["-i", str(workspace / "no_such_folder")])
+    assert f"-i/--target_images {workspace / 'no_such_folder'}: folder not found" in err
 
     Image.new("RGB", (40, 40)).save(workspace / "images" / "img_03.png")  # replaces image 2 (sorted)
     err = _bad_run(workspace, tiny_weights, capsys)

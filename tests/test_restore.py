@@ -12,6 +12,7 @@ from PIL import Image
 from skimage import data as skimage_data
 
 from bigprior.defaults import task_defaults
+from bigprior.demo import TaskResult, format_table
 from bigprior.generators import load_pggan
 from bigprior.generators.zoo import DEFAULT_GENERATOR
 from bigprior.restore import main as restore_main
@@ -134,8 +135,6 @@ class _Scored:
 
 
 def test_demo_table_names_the_tasks_where_fusion_loses_to_the_prior():
-    from bigprior.demo import TaskResult, format_table
-
     results = [TaskResult("colorization", [_Scored(20.0, 19.0), _Scored(18.0, 18.5)], 1.0),
                TaskResult("denoising", [_Scored(18.0, 23.0)], 1.0)]
     table = format_table(results)

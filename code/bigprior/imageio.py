@@ -162,11 +162,12 @@ def read_options(path: str | os.PathLike, cls: type[T], required: str = "experim
     return cls(**{k: v for k, v in data.items() if k in known})
 
 
-def list_images(folder: str | os.PathLike) -> list[Path]:
-    """Image files of a folder in sorted file-name order (index i = position)."""
+def list_images(folder: str | os.PathLike, flag: str = "") -> list[Path]:
+    """Image files of a folder in sorted file-name order (index i = position); a missing folder is an
+    error that names it (after `flag`, e.g. "--data ")."""
     folder = Path(folder)
     if not folder.is_dir():
-        raise BIGPriorError(f"{folder}: folder not found")
+        raise BIGPriorError(f"{flag}{folder}: folder not found")
     return sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS)
 
 

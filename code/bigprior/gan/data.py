@@ -27,9 +27,7 @@ DEFAULT_COUNT = PAPER_TRAIN_COUNT
 
 def select_images(folder: str | os.PathLike, count: int) -> list[Path]:
     """The first `count` images of `folder` in sorted name order (all of them if `count` is 0)."""
-    if not Path(folder).is_dir():
-        raise BIGPriorError(f"--data {folder}: folder not found")
-    paths = imageio.list_images(folder)
+    paths = imageio.list_images(folder, "--data ")
     if not paths:
         raise BIGPriorError(f"--data {folder}: no images found (expected {', '.join(imageio.IMAGE_EXTENSIONS)} files)")
     if count < 0:

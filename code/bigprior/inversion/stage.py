@@ -220,7 +220,7 @@ class StageSummary:
 
 def input_files(folder: str | os.PathLike, max_images: int) -> list[Path]:
     """The data set: the first `max_images` image files of `folder` in sorted name order (index = position)."""
-    files = imageio.list_images(folder)
+    files = imageio.list_images(folder, "-i/--target_images ")
     if not files:
         raise BIGPriorError(f"-i/--target_images {folder}: no image files in the folder")
     return files[:max_images]
