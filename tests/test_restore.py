@@ -12,6 +12,7 @@ from PIL import Image
 from skimage import data as skimage_data
 
 from bigprior.defaults import task_defaults
+from bigprior.degradations import degradation_class
 from bigprior.demo import TaskResult, format_table
 from bigprior.generators import load_pggan
 from bigprior.generators.zoo import DEFAULT_GENERATOR
@@ -38,7 +39,7 @@ def test_committed_models_load_and_run():
     defaults = task_defaults()
     assert set(defaults) == {"col", "inpcrop", "inpvar", "denblind"}
     for task, default in defaults.items():
-        channels = 1 if task == "col" else 3
+        channels = degradation_class(task).observation_channels
         model = default.fusion_model(channels, torch.device("cpu"))
         x, prior = torch.rand(1, channels, 32, 32) - 0.5, torch.rand(1, 3, 32, 32) - 0.5
         with torch.no_grad():
@@ -118,7 +119,7 @@ def test_demo_quick_writes_its_table_and_figure(tmp_path):
     assert result.returncode == 0, result.stderr[-3000:]
     assert f"figure: {out / 'demo_grid.png'}" in result.stdout
     table = (out / "demo_table.txt").read_text()
-    for task in ("colorization", "inpainting (centre)", "inpainting (random)", "denoising"):
+    for task in ("colorization", "inpainting (fixed mask)", "inpainting (random masks)", "blind denoising"):
         assert task in table and task in result.stdout
     rows = json.loads((out / "demo_results.json").read_text())
     assert len(rows) == 8 and all(np.isfinite(r["bigprior_psnr"]) for r in rows)

@@ -2,20 +2,22 @@
 
 Everything lives in `assets/default/`: the generator (`pggan_lsun64.pth`, see MODEL_CARD.md), the
 fusion networks (`fusion_<task>.pth`, the paper's state-dict layout, float16) and `defaults.json`,
-which records how their priors were made (inversion settings, degradation parameters) so that
-`restore` and the demo invert a new image exactly as the fusion network's training priors were
-inverted. `defaults.json` is written by the reduced-scale reproduction (results/reduced_scale/).
+which records how their priors were made (inversion settings, degradation parameters, the resolution
+of the priors and of the images the fusion network was trained on) so that `restore` and the demo
+invert a new image exactly as the fusion network's training priors were inverted. This module reads
+`defaults.json` and writes it (`write_defaults`, used by the reproduction scripts in results/).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
+from typing import Any
 
 import torch
 
 from . import imageio
-from .degradations import BlindAWGN, Colorization, Degradation, Inpainting, RandomMaskInpainting
+from .degradations import Degradation, degradation_class
 from .errors import BIGPriorError
 from .fusion.model import BIGPriorFusion, build_fusion_model, load_fusion_state_dict
 from .generators.zoo import DEFAULT_GENERATOR
@@ -31,14 +33,16 @@ class TaskDefault:
 
     task: str
     inversion: InversionSettings
-    degradation: dict  # keyword arguments of the task's degradation class
+    degradation: dict[str, Any]  # the task's degradation settings (`Degradation.settings()`)
     fusion_file: Path
     dncnn_layers: int
     extend_input: bool
+    prior_resolution: int  # side of the generator images the fusion network's training priors came from
+    image_resolution: int  # side of its training images (> prior_resolution: priors were upsampled to them)
+    provenance: dict[str, Any] = field(default_factory=dict)  # run, epoch, test PSNR... (written back as read)
 
     def make_degradation(self) -> Degradation:
-        classes = {"col": Colorization, "inpcrop": Inpainting, "inpvar": RandomMaskInpainting, "denblind": BlindAWGN}
-        return classes[self.task](**self.degradation)
+        return degradation_class(self.task).from_settings(self.degradation)
 
     def fusion_model(self, observation_channels: int, device: torch.device) -> BIGPriorFusion:
         if not self.fusion_file.is_file():
@@ -49,21 +53,70 @@ class TaskDefault:
                                str(self.fusion_file))
         return model.to(device).eval()
 
+    def to_json(self, folder: Path) -> dict[str, Any]:
+        """The task's entry of defaults.json; the fusion file is named relative to `folder`."""
+        return {
+            "inversion": asdict(self.inversion),
+            "degradation": dict(self.degradation),
+            "fusion": {"file": self.fusion_file.relative_to(folder).as_posix(), "dncnn_layers": self.dncnn_layers,
+                       "extend_input": self.extend_input, "prior_resolution": self.prior_resolution,
+                       "image_resolution": self.image_resolution, **self.provenance},
+        }
 
-def task_defaults(settings_file: Path = SETTINGS_FILE) -> dict[str, TaskDefault]:
-    """The built-in default of every task, from `defaults.json`."""
-    if not settings_file.is_file():
-        raise BIGPriorError(f"{settings_file}: the built-in default's settings are missing (see results/reduced_scale/)")
-    data = imageio.read_json(settings_file)
-    known = {f.name for f in fields(InversionSettings)}
-    result = {}
-    for task, entry in data["tasks"].items():
-        result[task] = TaskDefault(
+    @classmethod
+    def from_json(cls, task: str, entry: dict[str, Any], folder: Path) -> TaskDefault:
+        known = {f.name for f in fields(InversionSettings)}
+        fusion = dict(entry["fusion"])
+        own = ("file", "dncnn_layers", "extend_input", "prior_resolution", "image_resolution")
+        degradation_class(task)  # an unknown task is an error naming it
+        return cls(
             task=task,
             inversion=InversionSettings(**{k: v for k, v in entry["inversion"].items() if k in known}),
             degradation=dict(entry.get("degradation", {})),
-            fusion_file=settings_file.parent / entry["fusion"]["file"],
-            dncnn_layers=int(entry["fusion"]["dncnn_layers"]),
-            extend_input=bool(entry["fusion"]["extend_input"]),
+            fusion_file=folder / fusion["file"],
+            dncnn_layers=int(fusion["dncnn_layers"]),
+            extend_input=bool(fusion["extend_input"]),
+            prior_resolution=int(fusion["prior_resolution"]),
+            image_resolution=int(fusion["image_resolution"]),
+            provenance={k: v for k, v in fusion.items() if k not in own},
         )
-    return result
+
+
+@dataclass(frozen=True)
+class BuiltinDefault:
+    """The generator file and the per-task defaults of one defaults.json."""
+
+    generator_file: Path
+    tasks: dict[str, TaskDefault]
+
+    def task(self, task: str) -> TaskDefault:
+        if task not in self.tasks:
+            raise BIGPriorError(f"the built-in default has no fusion network for task {task} (has {', '.join(self.tasks)})")
+        return self.tasks[task]
+
+
+def load_defaults(settings_file: Path = SETTINGS_FILE) -> BuiltinDefault:
+    """The built-in default as `defaults.json` describes it (files relative to its folder)."""
+    if not settings_file.is_file():
+        raise BIGPriorError(f"{settings_file}: the built-in default's settings are missing (see results/reduced_scale/)")
+    data = imageio.read_json(settings_file)
+    folder = settings_file.parent
+    try:
+        tasks = {task: TaskDefault.from_json(task, entry, folder) for task, entry in data["tasks"].items()}
+        return BuiltinDefault(folder / data["generator"], tasks)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise BIGPriorError(f"{settings_file}: malformed built-in settings ({exc.__class__.__name__}: {exc})") from exc
+
+
+def task_defaults(settings_file: Path = SETTINGS_FILE) -> dict[str, TaskDefault]:
+    """The built-in default of every task, from `defaults.json`."""
+    return load_defaults(settings_file).tasks
+
+
+def write_defaults(generator_file: Path, tasks: dict[str, TaskDefault], settings_file: Path = SETTINGS_FILE) -> dict:
+    """Write defaults.json (atomically); every file it names must lie in its folder."""
+    folder = settings_file.parent
+    settings = {"generator": generator_file.relative_to(folder).as_posix(),
+                "tasks": {task: default.to_json(folder) for task, default in tasks.items()}}
+    imageio.write_json(settings_file, settings)
+    return settings

@@ -25,14 +25,12 @@ from tqdm import tqdm
 
 from . import figures, imageio
 from .defaults import task_defaults
-from .restore import Restoration, build_restorer, load_generator
+from .degradations import REGISTRY
+from .restore import Restoration, Restorer, load_generator
 from .runtime import add_runtime_flags, resolve_device, seed_everything
 
 PHOTOS = ("astronaut", "coffee", "chelsea", "rocket")
 QUICK_PHOTOS = ("astronaut", "coffee")
-# demo row -> (restore task, random holes?)
-DEMO_TASKS = {"colorization": ("colorize", False), "inpainting (centre)": ("inpaint", False),
-              "inpainting (random)": ("inpaint", True), "denoising": ("denoise", False)}
 
 
 def photo(name: str, resolution: int) -> np.ndarray:
@@ -74,14 +72,13 @@ def run_demo(out: Path, photos: Sequence[str], iterations: int | None, device: t
     generator = load_generator()
     clean = [photo(name, generator.resolution) for name in photos]
     results = []
-    for title, (task, random_holes) in tqdm(DEMO_TASKS.items(), desc="demo tasks"):
+    for task, cls in tqdm(REGISTRY.items(), desc="demo tasks"):
         start = time.perf_counter()
-        restorer = build_restorer(task, generator, device, random_mask=random_holes, iterations=iterations,
-                                  seed=seed, defaults=defaults)
+        restorer = Restorer.from_default(defaults[task], generator, device, iterations=iterations, seed=seed)
         observations = [restorer.degradation.observe(imageio.hwc_to_chw(imageio.float_from_uint8(image)), i, seed)
                         for i, image in enumerate(clean)]
         restorations = restorer.restore(observations, list(photos), clean)
-        results.append(TaskResult(title, restorations, time.perf_counter() - start))
+        results.append(TaskResult(cls.title, restorations, time.perf_counter() - start))
     rows = []
     for t in results:
         for r in t.restorations:

@@ -29,7 +29,7 @@ from PIL import Image
 
 from . import figures, imageio, metrics
 from .defaults import TaskDefault, task_defaults
-from .degradations import Degradation, Inpainting, Observation, luma, read_mask
+from .degradations import Degradation, Observation, read_mask, restore_class, restore_verbs
 from .errors import BIGPriorError
 from .fusion.model import BIGPriorFusion, build_fusion_model, load_fusion_state_dict
 from .fusion.options import FusionOptions
@@ -40,7 +40,6 @@ from .inversion.losses import build_loss
 from .inversion.stage import Inverter
 from .runtime import add_runtime_flags, resolve_device, str2bool
 
-TASKS = ("colorize", "inpaint", "denoise")
 PHI_OVERLAY_ALPHA = 0.55
 
 
@@ -119,6 +118,16 @@ class Restorer:
         self.degradation = inverter.degradation
         self.resolution = inverter.resolution
 
+    @classmethod
+    def from_default(cls, default: TaskDefault, generator: PGGANGenerator, device: torch.device, *,
+                     degradation: Degradation | None = None, fusion: BIGPriorFusion | None = None,
+                     iterations: int | None = None, seed: int = 0) -> Restorer:
+        """A built-in task default's inversion settings, degradation and fusion network (or the given ones)."""
+        degradation = degradation or default.make_degradation()
+        settings = replace(default.inversion, seed=seed, **({"iterations": iterations} if iterations is not None else {}))
+        inverter = Inverter(generator, build_loss("L2", 0.0, 1.0, 0.0), degradation, settings, device)
+        return cls(inverter, fusion or default.fusion_model(degradation.observation_channels, device), device)
+
     def restore(self, observations: Sequence[Observation], names: Sequence[str],
                 clean: Sequence[np.ndarray | None] | None = None, batch_size: int = 8) -> list[Restoration]:
         """Invert and fuse observations (CxRxR tensors of the working resolution)."""
@@ -137,43 +146,6 @@ class Restorer:
                 results.append(Restoration(names[start + k], observed, item.prior, imageio.chw_to_hwc(out[k]),
                                            imageio.chw_to_hwc(phi[k]), item.clean))
         return results
-
-
-def degradation_for(task: str, defaults: dict[str, TaskDefault], mask: torch.Tensor | None,
-                    random_mask: bool) -> tuple[Degradation, TaskDefault]:
-    """The degradation of a restore task and the built-in default it uses (inpainting: the centre-hole
-    network for the centre hole, the random-mask network for any other mask)."""
-    if task == "colorize":
-        default = defaults["col"]
-        return default.make_degradation(), default
-    if task == "denoise":
-        default = defaults["denblind"]
-        return default.make_degradation(), default
-    if task == "inpaint":
-        if mask is not None:
-            return Inpainting(mask), defaults["inpvar"]
-        if random_mask:
-            default = defaults["inpvar"]
-            return default.make_degradation(), default
-        default = defaults["inpcrop"]
-        return default.make_degradation(), default
-    raise BIGPriorError(f"--task {task!r}: expected one of {', '.join(TASKS)}")
-
-
-def observation_from_photo(task: str, photo: np.ndarray, mask: torch.Tensor | None, path: Path) -> Observation:
-    """A user's degraded photo (working resolution) as the degradation's observation."""
-    if task == "denoise" and photo.ndim == 2:
-        raise BIGPriorError(f"--input {path}: grayscale image; denoising expects an RGB photo")
-    if task == "colorize":
-        if photo.ndim == 3:
-            warn(f"{path}: colour photo; its luma is colorized")
-            return Observation(x=luma(imageio.hwc_to_chw(imageio.float_from_uint8(photo))))
-        return Observation(x=imageio.hwc_to_chw(imageio.float_from_uint8(photo)))
-    rgb = np.repeat(photo[:, :, None], 3, axis=2) if photo.ndim == 2 else photo
-    x = imageio.hwc_to_chw(imageio.float_from_uint8(rgb))
-    if task == "inpaint":
-        return Observation(x=x * (1 - mask), mask=mask)
-    return Observation(x=x)
 
 
 def load_fusion_run(folder: Path, epoch: int | None, observation_channels: int, device: torch.device) -> BIGPriorFusion:
@@ -272,16 +244,15 @@ def build_restorer(task: str, generator: PGGANGenerator, device: torch.device, *
                    defaults: dict[str, TaskDefault] | None = None) -> Restorer:
     """Generator inversion + fusion for `task`; `mask` (working resolution) is the inpainting mask."""
     defaults = defaults or task_defaults()
-    degradation, default = degradation_for(task, defaults, mask, random_mask)
-    settings = replace(default.inversion, seed=seed, **({"iterations": iterations} if iterations is not None else {}))
-    inverter = Inverter(generator, build_loss("L2", 0.0, 1.0, 0.0), degradation, settings, device)
+    default = defaults[restore_class(task, varied_masks=mask is not None or random_mask).task]
+    degradation = default.make_degradation() if mask is None else default.make_degradation().with_mask(mask)
     channels = degradation.observation_channels
-    fusion = (load_fusion_run(Path(fusion_run), fusion_epoch, channels, device) if fusion_run
-              else default.fusion_model(channels, device))
-    return Restorer(inverter, fusion, device)
+    fusion = load_fusion_run(Path(fusion_run), fusion_epoch, channels, device) if fusion_run else None
+    return Restorer.from_default(default, generator, device, degradation=degradation, fusion=fusion,
+                                 iterations=iterations, seed=seed)
 
 
-def prepare(task: str, paths: Sequence[Path], resolution: int, degradation: Degradation, degrade: bool,
+def prepare(paths: Sequence[Path], resolution: int, degradation: Degradation, degrade: bool,
             mask_size: tuple[int, int] | None, seed: int) -> tuple[list[Observation], list[np.ndarray | None], list[tuple[int, int]]]:
     """Read every photo (all are checked before anything is inverted) and make its observation at the
     working resolution. `mask_size` (width, height) is the given mask's: every photo must match it."""
@@ -301,10 +272,10 @@ def prepare(task: str, paths: Sequence[Path], resolution: int, degradation: Degr
             observation = degradation.observe(imageio.hwc_to_chw(imageio.float_from_uint8(photo)), index, seed)
             clean.append(photo)
         else:
-            mask = getattr(degradation, "mask", None)
-            if task == "inpaint" and mask is None:
-                mask = degradation.mask_for(index, seed, resolution, resolution)
-            observation = observation_from_photo(task, photo, mask, path)
+            observation = degradation.observe_photo(imageio.hwc_to_chw(imageio.float_from_uint8(photo)), index, seed,
+                                                    str(path))
+            for note in observation.notes:
+                warn(note)
             clean.append(None)
         observations.append(observation)
         sizes.append(size)
@@ -314,7 +285,7 @@ def prepare(task: str, paths: Sequence[Path], resolution: int, degradation: Degr
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="bigprior restore", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--task", required=True, help=f"one of {', '.join(TASKS)}")
+    parser.add_argument("--task", required=True, help=f"one of {', '.join(restore_verbs())}")
     parser.add_argument("--input", required=True, nargs="+", help="photo(s) to restore")
     parser.add_argument("--out", required=True, help="output folder")
     parser.add_argument("--degrade", type=str2bool, default=False,
@@ -332,10 +303,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> list[Restoration]:
     args = build_parser().parse_args(argv)
-    if args.task not in TASKS:
-        raise BIGPriorError(f"--task {args.task!r}: expected one of {', '.join(TASKS)}")
-    if args.mask and args.task != "inpaint":
-        raise BIGPriorError("--mask is only for --task inpaint")
+    if not restore_class(args.task).has_mask and args.mask:
+        raise BIGPriorError(f"--mask is only for masked tasks, not --task {args.task}")
     device = resolve_device(args.device)
     mask_image = read_mask(Path(args.mask)) if args.mask else None
     generator = load_generator(args.gan_model, args.gan_weights)
@@ -345,7 +314,7 @@ def main(argv: Sequence[str] | None = None) -> list[Restoration]:
                               seed=args.seed)
     paths = [Path(p) for p in args.input]
     mask_size = (mask_image.shape[-1], mask_image.shape[-2]) if mask_image is not None else None
-    observations, clean, sizes = prepare(args.task, paths, restorer.resolution, restorer.degradation, args.degrade,
+    observations, clean, sizes = prepare(paths, restorer.resolution, restorer.degradation, args.degrade,
                                          mask_size, args.seed)
     results = restorer.restore(observations, [p.stem for p in paths], clean)
     out = Path(args.out)

@@ -23,20 +23,18 @@ ROOT = HERE.parents[1]
 sys.path.insert(0, str(ROOT / "code"))
 
 from bigprior import imageio  # noqa: E402
-from bigprior.defaults import ASSETS_DIR, SETTINGS_FILE  # noqa: E402
+from bigprior.defaults import ASSETS_DIR, SETTINGS_FILE, TaskDefault, load_defaults, write_defaults  # noqa: E402
+from bigprior.degradations import REGISTRY  # noqa: E402
+from bigprior.experiment import Experiment  # noqa: E402
 from bigprior.fusion.options import FusionOptions  # noqa: E402
+from bigprior.inversion.cli import settings_from_record  # noqa: E402
 from bigprior.published import load_published  # noqa: E402
 
 EXPERIMENTS = ["col_bedroom", "col_church", "denblind_bedroom", "denblind_church", "denblind_conference",
                "inpcrop_bedroom", "inpcrop_church", "inpcrop_conference", "inpvar_bedroom", "inpvar_church",
                "inpvar_conference"]
-# the built-in networks: the bedroom runs with --extend_input True (run _1), a rule fixed before seeing results
-DEFAULT_RUNS = {"col": "col_bedroom_1", "inpcrop": "inpcrop_bedroom_1", "inpvar": "inpvar_bedroom_1",
-                "denblind": "denblind_bedroom_1"}
-# the inversion settings that are also the defaults of a restore (mGANargs.txt keys)
-INVERSION_KEYS = ("composing_layer", "z_number", "optimization", "lr", "iterations", "init_type", "seed")
-DEGRADATION_KEYS = {"inpvar": {"min_patches": "min_p", "max_patches": "max_p", "side_mean": "width_mean", "side_std": "width_var"},
-                    "denblind": {"sigma_min": "sigma_min", "sigma_max": "sigma_max"}}
+# the built-in networks: each task's bedroom run with --extend_input True (run _1), a rule fixed before seeing results
+DEFAULT_DATASET, DEFAULT_RUN_ID = "bedroom", 1
 
 
 def fmt(value: float | None, decimals: int = 2) -> str:
@@ -90,28 +88,32 @@ def table(workspace: Path, published_dir: Path | None) -> str:
     return "\n".join(lines) + "\n\n" + summary + "\n"
 
 
-def make_defaults(workspace: Path) -> dict:
-    tasks = {}
-    for task, run_name in DEFAULT_RUNS.items():
-        run = workspace / "net_data" / run_name
-        exp = run_name.rsplit("_", 1)[0]
-        metrics = json.loads((run / "metrics.json").read_text())
-        options = FusionOptions.load(run)
-        state = torch.load(run / f"net_{metrics['epoch']}.pth", map_location="cpu", weights_only=True)
-        half = {k: v.half() if v.is_floating_point() else v for k, v in state.items()}
-        imageio.torch_save(ASSETS_DIR / f"fusion_{task}.pth", half)
-        inversion = imageio.read_json(workspace / "inter_data" / exp / "mGANargs.txt")
-        tasks[task] = {
-            "inversion": {k: inversion[k] for k in INVERSION_KEYS},
-            "degradation": {ours: inversion[theirs] for ours, theirs in DEGRADATION_KEYS.get(task, {}).items()},
-            "fusion": {"file": f"fusion_{task}.pth", "dncnn_layers": options.dncnn_layers,
-                       "extend_input": options.extend_input, "trained_on": f"{exp} images 0..249 (reduced scale, 64x64)",
-                       "run": run.name, "epoch": metrics["epoch"],
-                       "test_psnr": {"prior": metrics["mean"]["prior"]["psnr"], "bigprior": metrics["mean"]["bigprior"]["psnr"]}},
-        }
-    settings = {"generator": "pggan_lsun64.pth", "tasks": tasks}
-    imageio.write_json(SETTINGS_FILE, settings)
-    return settings
+def task_default(workspace: Path, task: str, run_name: str) -> TaskDefault:
+    """The built-in default of one task from a fusion run: its network (float16, into the assets) and
+    the inversion and degradation settings of its experiment's mGANargs.txt."""
+    run = workspace / "net_data" / run_name
+    experiment = Experiment(run_name.rsplit("_", 1)[0], workspace)
+    metrics = json.loads((run / "metrics.json").read_text())
+    options = FusionOptions.load(run)
+    state = torch.load(run / f"net_{metrics['epoch']}.pth", map_location="cpu", weights_only=True)
+    fusion_file = ASSETS_DIR / f"fusion_{task}.pth"
+    imageio.torch_save(fusion_file, {k: v.half() if v.is_floating_point() else v for k, v in state.items()})
+    record = imageio.read_json(experiment.dir / "mGANargs.txt")
+    inversion, degradation, prior_resolution = settings_from_record(experiment, record)
+    image_resolution = experiment.read_gt(0).shape[-1]
+    return TaskDefault(
+        task=task, inversion=inversion, degradation=degradation.settings(), fusion_file=fusion_file,
+        dncnn_layers=options.dncnn_layers, extend_input=options.extend_input, prior_resolution=prior_resolution,
+        image_resolution=image_resolution,
+        provenance={"trained_on": f"{experiment.name} images 0..249 ({image_resolution}x{image_resolution}, priors "
+                                  f"{prior_resolution}x{prior_resolution})", "run": run.name, "epoch": metrics["epoch"],
+                    "test_psnr": {"prior": metrics["mean"]["prior"]["psnr"], "bigprior": metrics["mean"]["bigprior"]["psnr"]}},
+    )
+
+
+def make_defaults(workspace: Path, dataset: str = DEFAULT_DATASET, run_id: int = DEFAULT_RUN_ID) -> dict:
+    tasks = {task: task_default(workspace, task, f"{task}_{dataset}_{run_id}") for task in REGISTRY}
+    return write_defaults(load_defaults().generator_file, tasks)
 
 
 def main() -> None:

@@ -5,21 +5,22 @@ and `bigprior invert <script> ...`.
         --outputs inter_data/col_bedroom --composing_layer 6 --z_number 20
 
 Flags, their order and their defaults are the release's (so mGANargs.txt has its keys, in its order),
-then this project's. The scripts differ only in their defaults, their task flags and the degradation
-those flags make; everything else is the shared stage (`bigprior.inversion.stage`).
+then this project's. The scripts differ only in their defaults (`degradations.ReleaseScript`) and their tasks, whose
+degradations add their own flags and are built from them (`bigprior.degradations`); everything else
+is the shared stage (`bigprior.inversion.stage`).
 """
 
 from __future__ import annotations
 
 import argparse
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, fields
-from pathlib import Path
+from dataclasses import fields
 
 import torch
 
-from ..degradations import BlindAWGN, Colorization, Degradation, Inpainting, RandomMaskInpainting, read_mask
+from ..degradations import CENTER_MASK, Degradation, ReleaseScript, release_scripts, script_classes, script_degradation
 from ..errors import BIGPriorError
+from ..experiment import Experiment
 from ..fusion.options import PRECISIONS
 from ..generators import PGGANGenerator, load_pggan, resolve_generator_path
 from ..runtime import resolve_device, str2bool
@@ -27,75 +28,21 @@ from .losses import build_loss
 from .distributed import ProcessShare, gather_summaries, process_group
 from .stage import InversionSettings, Inverter, experiment_for_outputs, input_files, run_stage
 
-MASKS_DIR = Path(__file__).resolve().parents[2] / "mganprior" / "masks"
-CENTER_MASK = "mask_center.png"  # the paper's centre hole, built in (center_mask)
 INVERSION_TYPE = "PGGAN-Multi-Z"
+SCRIPTS: dict[str, ReleaseScript] = release_scripts()
+# flags that say how a run executes or where its files are (which may move): a resumed run may change them
+RUN_ONLY_FLAGS = frozenset({"batch_size", "device", "max_images", "start", "end", "video", "fps", "compile",
+                            "target_images", "outputs", "gan_weights", "vgg_weights"})
 
 
-def inpainting_degradation(args: argparse.Namespace) -> Degradation:
-    if args.varmask:
-        return RandomMaskInpainting(args.min_p, args.max_p, args.width_mean, args.width_var)
-    if args.mask == CENTER_MASK:
-        return Inpainting(None)
-    for path in (Path(args.mask), MASKS_DIR / args.mask):
-        if path.is_file():
-            return Inpainting(read_mask(path))
-    raise BIGPriorError(
-        f"-m/--mask {args.mask}: not a file, nor in {MASKS_DIR} ({CENTER_MASK} is built in; or use --varmask True)"
-    )
-
-
-def add_inpainting_flags(parser: argparse.ArgumentParser) -> None:
-    group = parser.add_argument_group("random masks")
-    group.add_argument("--varmask", type=str2bool, default=False, help="True: random rectangles per image, saved as mask/{i}.png")
-    group.add_argument("--min_p", type=int, default=2, help="minimum number of rectangles in a mask")
-    group.add_argument("--max_p", type=int, default=4, help="maximum number of rectangles in a mask")
-    group.add_argument("--width_mean", type=int, default=64, help="mean side of a rectangle (normal)")
-    group.add_argument("--width_var", type=int, default=32, help="standard deviation of a rectangle's side")
-
-
-def add_denoising_flags(parser: argparse.ArgumentParser) -> None:
-    group = parser.add_argument_group("noise")
-    group.add_argument("--single_level", type=str2bool, default=False, help="True: every image gets sigma_min")
-    group.add_argument("--sigma_min", type=int, default=5, help="smallest AWGN sigma (0..255 scale)")
-    group.add_argument("--sigma_max", type=int, default=75, help="largest AWGN sigma (0..255 scale)")
-
-
-@dataclass(frozen=True)
-class Script:
-    """What distinguishes one of the release's three inversion scripts."""
-
-    name: str
-    description: str
-    composing_layer: int
-    z_number: int
-    vgg_lambda: float
-    iterations: int
-    mask_default: str | None  # the release's -m/--mask flag (denoising has it too, unused)
-    release_batch_flag: bool  # the release's own --batch_size flag (not in colorization)
-    add_task_flags: Callable[[argparse.ArgumentParser], None] | None
-    degradation: Callable[[argparse.Namespace], Degradation]
-
-
-SCRIPTS: dict[str, Script] = {
-    "colorization": Script("colorization", "Colorization prior by multi-code GAN inversion (loss on luma).",
-                           4, 20, 1.0, 1500, None, False, None, lambda args: Colorization()),
-    "inpainting": Script("inpainting", "Inpainting prior by multi-code GAN inversion (loss on the known pixels).",
-                         4, 30, 0.1, 3000, CENTER_MASK, True, add_inpainting_flags, inpainting_degradation),
-    "denoising": Script("denoising", "Blind AWGN denoising prior by multi-code GAN inversion.",
-                        4, 30, 0.1, 3000, "./examples/masks/mask-2.png", True, add_denoising_flags,
-                        lambda args: BlindAWGN(args.sigma_min, args.sigma_max, args.single_level)),
-}
-
-
-def build_parser(script: Script, io: bool = True) -> argparse.ArgumentParser:
+def build_parser(script: ReleaseScript, io: bool = True) -> argparse.ArgumentParser:
     """The script's flags; `io=False` leaves out -i/--target_images and -o/--outputs (check-inversion)."""
     p = argparse.ArgumentParser(prog=f"{script.name}.py", description=script.description)
     if io:
         p.add_argument("-i", "--target_images", required=True, help="folder of clean RGB images (sorted by name; index i = position)")
     if script.mask_default is not None:
         p.add_argument("-m", "--mask", default=script.mask_default,
-                       help=f"mask file (white = missing), a name in code/mganprior/masks/, or {CENTER_MASK} (built in)")
+                       help=f"mask file (white = missing) or {CENTER_MASK} (the centre hole, built in)")
     if io:
         p.add_argument("-o", "--outputs", required=True, help="experiment folder <workspace>/inter_data/<task>_<dataset>")
     p.add_argument("--inversion_type", default=INVERSION_TYPE, help=f"only {INVERSION_TYPE} (multi-code GAN prior)")
@@ -109,7 +56,7 @@ def build_parser(script: Script, io: bool = True) -> argparse.ArgumentParser:
     p.add_argument("--l2_lambda", type=float, default=1.0, help="weight of MSE in Combine")
     p.add_argument("--vgg_lambda", type=float, default=script.vgg_lambda, help="weight of the VGG loss in Combine (0: no VGG file needed)")
     batch_help = "images inverted at once (results do not depend on it)"
-    if script.release_batch_flag:
+    if script.batch_flag:
         p.add_argument("--batch_size", type=int, default=8, help=batch_help)
     p.add_argument("--optimization", default="GD", help="GD (plain SGD) or Adam")
     p.add_argument("--init_type", default="Normal", help="initial codes: Normal (z ~ N(0, 1)) or Zero")
@@ -118,11 +65,11 @@ def build_parser(script: Script, io: bool = True) -> argparse.ArgumentParser:
     p.add_argument("--gan_model", default="pggan_churchoutdoor", help="generator name, e.g. pggan_bedroom")
     p.add_argument("--video", type=str2bool, default=False, help="not supported (the release's inversion videos)")
     p.add_argument("--fps", type=int, default=24, help="frame rate of the (unsupported) video")
-    if script.add_task_flags is not None:
-        script.add_task_flags(p)
+    for cls in script_classes(script.name):
+        cls.add_flags(p)
     ours = p.add_argument_group("this project's options")
     ours.add_argument("--gan_weights", default=None, help="generator weights file (instead of --gan_model's)")
-    if not script.release_batch_flag:
+    if not script.batch_flag:
         ours.add_argument("--batch_size", type=int, default=8, help=batch_help)
     ours.add_argument("--seed", type=int, default=0, help="seed of the per-image initial codes, masks and noise")
     ours.add_argument("--device", default="auto", help="auto (CUDA when present), cpu, cuda or cuda:N")
@@ -141,7 +88,15 @@ def build_parser(script: Script, io: bool = True) -> argparse.ArgumentParser:
 
 
 def settings_from_args(args: argparse.Namespace) -> InversionSettings:
-    return InversionSettings(**{f.name: getattr(args, f.name) for f in fields(InversionSettings)})
+    return InversionSettings(**{f.name: getattr(args, f.name) for f in fields(InversionSettings) if hasattr(args, f.name)})
+
+
+def settings_from_record(experiment: Experiment, record: dict) -> tuple[InversionSettings, Degradation, int]:
+    """How an experiment's priors were made, from its mGANargs.txt: the inversion settings, the
+    degradation and the side of the generator's images (older records: that of the images)."""
+    args = argparse.Namespace(**record)
+    resolution = record.get("prior_resolution") or experiment.read_gt(0).shape[-1]
+    return settings_from_args(args), experiment.degradation.from_flags(args), int(resolution)
 
 
 def check_release_flags(args: argparse.Namespace) -> None:
@@ -166,17 +121,17 @@ def build_inverter(args: argparse.Namespace, degradation: Degradation, device: t
     return Inverter(generator, loss, degradation, settings_from_args(args), device)
 
 
-def run_script(script: Script, argv: Sequence[str] | None = None) -> None:
+def run_script(script: ReleaseScript, argv: Sequence[str] | None = None) -> None:
     args = build_parser(script).parse_args(argv)
     check_release_flags(args)
-    degradation = script.degradation(args)
+    degradation = script_degradation(script.name, args)
     experiment = experiment_for_outputs(args.outputs, degradation)
     files = input_files(args.target_images, args.max_images)
     share = ProcessShare.from_environment()
     inverter = build_inverter(args, degradation, share.device(resolve_device(args.device)))
     with process_group(share):
         summary = run_stage(inverter, experiment, list(enumerate(files))[args.start : args.end],
-                            total_images=len(files), args=vars(args),
+                            total_images=len(files), args=vars(args), run_only=RUN_ONLY_FLAGS,
                             batch_size=args.batch_size, resize=args.resize, share=share)
         summary = gather_summaries(summary, share)
     if share.rank == 0:

@@ -32,9 +32,6 @@ from .losses import InversionLoss
 from .multicode import MultiCodeGenerator
 
 LOG_DIR = "mGANlog"
-# mGANargs.txt keys that a resumed run may change: how it executes, and where files are (which may move)
-RUN_ONLY_KEYS = frozenset({"batch_size", "device", "max_images", "start", "end", "video", "fps", "compile",
-                           "target_images", "outputs", "gan_weights", "vgg_weights"})
 
 
 @dataclass(frozen=True)
@@ -160,13 +157,14 @@ def read_input_image(path: Path, resolution: int, resize: bool) -> np.ndarray:
     return image
 
 
-def check_or_write_args(experiment: Experiment, args: dict, writer: bool) -> None:
-    """A resumed experiment must have been made with the same settings; the first run writes them."""
+def check_or_write_args(experiment: Experiment, args: dict, writer: bool, run_only: frozenset[str] = frozenset()) -> None:
+    """A resumed experiment must have been made with the same settings (except the `run_only` keys: how a
+    run executes, where its files are); the first run writes them."""
     path = experiment.dir / INVERSION_ARGS_FILE
     if path.is_file():
         previous = imageio.read_json(path)
         for key, value in args.items():
-            if key not in RUN_ONLY_KEYS and key in previous and previous[key] != value:
+            if key not in run_only and key in previous and previous[key] != value:
                 raise BIGPriorError(
                     f"{path}: this experiment was made with {key}={previous[key]!r}, this run has {value!r} "
                     "(use the same settings to resume, or another -o/--outputs)"
@@ -233,12 +231,14 @@ def run_stage(
     *,
     total_images: int,
     args: dict,
+    run_only: frozenset[str] = frozenset(),
     batch_size: int,
     resize: bool = False,
     share: ProcessShare | None = None,
 ) -> StageSummary:
     """Invert this process's share of `images` (index, file) and write their outputs; returns this
-    process's summary. `total_images` sizes input/sigma.json; `args` is written as mGANargs.txt."""
+    process's summary. `total_images` sizes input/sigma.json; `args` is written as mGANargs.txt and a
+    rerun must match it except for its `run_only` keys."""
     share = share or ProcessShare()
     degradation, seed = inverter.degradation, inverter.settings.seed
     if batch_size < 1:
@@ -247,7 +247,7 @@ def run_stage(
     pending = [(i, path) for i, path in mine if not experiment.prior_path(i).is_file()]
     summary = StageSummary(skipped=len(mine) - len(pending))
     clean = {i: read_input_image(path, inverter.resolution, resize) for i, path in pending}  # all checked first
-    check_or_write_args(experiment, args, writer=share.rank == 0)
+    check_or_write_args(experiment, args, share.rank == 0, run_only)
     if share.rank == 0:
         write_sigmas(experiment, degradation, seed, total_images)
     with tqdm(total=len(pending) * inverter.settings.iterations, unit="img-step", desc=experiment.name, disable=share.rank != 0,
