@@ -19,6 +19,7 @@ from bigprior.degradations import BlindAWGN, center_mask, luma, mask_to_uint8
 from bigprior.imageio import float_from_uint8, hwc_to_chw, uint8_from_float_truncated
 from bigprior.inversion import check as check_module
 from bigprior.inversion.cli import script_main
+from bigprior import resampling
 from bigprior.inversion.stage import LOG_DIR
 from bigprior.runtime import run_cli
 
@@ -260,10 +261,37 @@ def test_bad_input_is_one_line_and_writes_nothing(workspace, tiny_weights, capsy
     assert "img_03.png: not a readable image" in err
 
 
-def test_resize_opts_in_to_other_sizes(workspace, tiny_weights):
+@pytest.mark.parametrize("experiment", ["col_tiny", "inpcrop_tiny", "denblind_tiny"])
+def test_resize_true_keeps_each_image_at_its_own_size(workspace, tiny_weights, experiment):
+    images = make_images(workspace / "images", count=2, size=48)
+    assert invert_script(workspace, experiment, tiny_weights, ["--resize", "True"]) == 0
+    folder = workspace / "inter_data" / experiment
+    args = json.loads((folder / "mGANargs.txt").read_text())
+    assert args["resize"] == "native" and args["prior_resolution"] == SIZE
+    for i, image in enumerate(images):
+        np.testing.assert_array_equal(np.asarray(Image.open(folder / "GT" / f"{i}.png")), image)
+        prior = np.asarray(Image.open(folder / "mGANoutput" / f"{i}.png"))
+        assert prior.shape == (48, 48, 3)
+        log = json.loads((folder / LOG_DIR / f"{i}.json").read_text())
+        assert log["prior_resolution"] == SIZE
+        if experiment.startswith("col"):  # the prior keeps the image's own luma at full size
+            y_prior, y_gt = (np.asarray(Image.fromarray(a).convert("YCbCr"))[..., 0].astype(int) for a in (prior, image))
+            assert np.median(np.abs(y_prior - y_gt)) <= 1
+        elif experiment.startswith("inp"):
+            np.testing.assert_array_equal(np.asarray(Image.open(folder / "mask" / f"{i}.png")),
+                                          mask_to_uint8(center_mask(48, 48)))
+        else:  # the noise is the image's, its level at the generator's grid is logged (area 48 -> 32)
+            sigma = json.loads((folder / "input" / "sigma.json").read_text())[i]
+            assert np.load(folder / "input" / f"{i}.npy").shape == (48, 48, 3)
+            assert abs(log["working_sigma"] - sigma * resampling.noise_gain(48, 48, (SIZE, SIZE))) < 1e-9
+
+
+def test_resize_generator_shrinks_images_to_the_generator(workspace, tiny_weights):
     make_images(workspace / "images", count=2, size=48)
-    assert invert_script(workspace, "col_tiny", tiny_weights, ["--resize", "True"]) == 0
-    assert Image.open(workspace / "inter_data" / "col_tiny" / "GT" / "0.png").size == (SIZE, SIZE)
+    assert invert_script(workspace, "col_tiny", tiny_weights, ["--resize", "generator"]) == 0
+    folder = workspace / "inter_data" / "col_tiny"
+    assert Image.open(folder / "GT" / "0.png").size == Image.open(folder / "mGANoutput" / "0.png").size == (SIZE, SIZE)
+    assert json.loads((folder / "mGANargs.txt").read_text())["resize"] == "generator"
 
 
 def test_wrapper_exit_code_and_message(workspace, tiny_weights):

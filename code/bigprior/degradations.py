@@ -7,8 +7,9 @@ A degradation class owns everything that makes its task a task:
 - its command-line flags (`add_flags`, `from_flags`) and its settings in `defaults.json`
   (`from_settings`, `settings`);
 - its forward model (`observe`: clean image -> observation), what a user's already degraded photo
-  means (`observe_photo`), what the inversion loss may see (`loss_view`), what it records (the noise
-  level, the mask) and how its observation is stored in an experiment folder;
+  means (`observe_photo`), how an observation moves to the generator's pixel grid (`at_size`), what the
+  inversion loss may see (`loss_view`), what it records (the noise level, the mask) and how its
+  observation is stored in an experiment folder;
 - how the raw GAN inversion becomes the saved prior (`finalize_prior`).
 Everything else looks tasks up in the registry (`REGISTRY`, `degradation_class`, `script_degradation`,
 `restore_class`) and asks the degradation; nothing outside this module asks which task it is running.
@@ -30,7 +31,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from . import imageio
+from . import imageio, resampling
 from .errors import BIGPriorError
 from .runtime import str2bool
 from .seeding import STREAM_MASK, STREAM_NOISE, STREAM_SIGMA, numpy_generator, torch_generator
@@ -108,6 +109,11 @@ class Degradation(ABC):
         """The same task with a user's mask (1xHxW, 1 = missing)."""
         raise BIGPriorError(f"--mask: {self.title} has no mask")
 
+    def scaled(self, factor: float) -> Degradation:
+        """The same degradation for images `factor` times larger: sizes given in pixels scale with them
+        (the paper's settings are for 256 px images); unchanged unless overridden."""
+        return self
+
     # -- the forward model ----------------------------------------------------------------------
     @abstractmethod
     def observe(self, clean: torch.Tensor, index: int, seed: int) -> Observation:
@@ -117,6 +123,20 @@ class Degradation(ABC):
         """A user's already degraded photo (CxHxW in [0, 1], C = 1 or 3) as this task's observation;
         `source` names the photo in errors. Default: an RGB photo as it is (grey replicated)."""
         return Observation(x=photo.expand(3, -1, -1) if photo.shape[0] == 1 else photo)
+
+    def at_size(self, observation: Observation, height: int, width: int) -> Observation:
+        """The observation on another pixel grid (the generator's): the image resampled, the mask carried
+        over conservatively (hole pixels zeroed) and the noise level that of the resampled noise."""
+        if tuple(observation.x.shape[-2:]) == (height, width):
+            return observation
+        size = (height, width)
+        x, mask, sigma = resampling.resample(observation.x, size), observation.mask, observation.sigma
+        if mask is not None:
+            mask = resampling.conservative_mask(mask, size)
+            x = x * (1 - mask)
+        if sigma is not None:
+            sigma = sigma * resampling.noise_gain(*observation.x.shape[-2:], size)
+        return Observation(x=x, mask=mask, sigma=sigma, notes=list(observation.notes))
 
     def loss_view(self, image: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
         """What the inversion loss compares of a (B,3,H,W) image; identity unless overridden."""
@@ -306,6 +326,11 @@ class RandomMaskInpainting(Inpainting):
     def settings(self) -> dict[str, Any]:
         return {"min_patches": self.min_patches, "max_patches": self.max_patches, "side_mean": self.side_mean,
                 "side_std": self.side_std}
+
+    def scaled(self, factor: float) -> Degradation:
+        if factor == 1:
+            return self
+        return RandomMaskInpainting(self.min_patches, self.max_patches, self.side_mean * factor, self.side_std * factor)
 
     @classmethod
     def default_mask(cls, height: int, width: int) -> torch.Tensor | None:

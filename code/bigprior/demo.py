@@ -1,12 +1,12 @@
 """`python code/demo.py` / `bigprior demo`: the whole pipeline on the built-in default, on any machine.
 
-For a few photographs bundled with scikit-image (never the paper's data), and for each task
-(colorization, inpainting of the centre hole and of random holes, blind denoising), the demo
-degrades the photo, inverts the built-in generator onto the observation (the generative prior),
-fuses prior and observation with the built-in fusion network, and scores prior and BIGPrior
-against the photo. It ends with a table (PSNR/SSIM of the prior and of BIGPrior, mean phi, per task)
+For a few photographs bundled with scikit-image (never the paper's data), at their own size (300 to
+640 px; 256 px with --quick), and for each task (colorization, inpainting of the centre hole and of random holes, blind
+denoising), the demo degrades the photo, inverts the built-in generator onto the observation brought
+to the generator's 64 px (the generative prior), enlarges the prior to the photo's size, fuses prior
+and observation there with the built-in fusion network, and scores the degraded input, the prior and
+BIGPrior against the photo at its own resolution. It ends with a table (PSNR/SSIM per task, mean phi)
 and a figure grid (input | prior | BIGPrior | phi | ground truth) whose path it prints.
-Photos are centre-cropped to a square and resized to the generator's resolution.
 """
 
 from __future__ import annotations
@@ -24,23 +24,28 @@ from skimage import data as skimage_data
 from tqdm import tqdm
 
 from . import figures, imageio
-from .defaults import task_defaults
+from .defaults import load_defaults
 from .degradations import REGISTRY
-from .restore import Restoration, Restorer, load_generator
+from .generators import load_pggan
+from .pipeline import Pipeline, Restoration
 from .runtime import add_runtime_flags, resolve_device, seed_everything
+from .writer import check_output_folder, figure_panels, images_of
 
 PHOTOS = ("astronaut", "coffee", "chelsea", "rocket")
 QUICK_PHOTOS = ("astronaut", "coffee")
+QUICK_ITERATIONS = 30
+QUICK_SIDE = 256  # --quick shrinks the photos to this short side (the fusion's cost grows with the pixels)
+SCORES = ("degraded_psnr", "prior_psnr", "bigprior_psnr", "degraded_ssim", "prior_ssim", "bigprior_ssim", "phi_mean")
 
 
-def photo(name: str, resolution: int) -> np.ndarray:
-    """A scikit-image sample photo, centre-cropped to a square and resized (area) to `resolution`."""
+def photo(name: str, short_side: int | None = None) -> np.ndarray:
+    """A scikit-image sample photo, HxWx3 float32 in [0, 1], at its own size or shrunk (area) to a short side."""
     image = getattr(skimage_data, name)()
-    height, width = image.shape[:2]
-    side = min(height, width)
-    top, left = (height - side) // 2, (width - side) // 2
-    square = Image.fromarray(image[top:top + side, left:left + side])
-    return np.asarray(square.resize((resolution, resolution), Image.BOX))
+    if short_side is not None:
+        scale = short_side / min(image.shape[:2])
+        size = (round(image.shape[1] * scale), round(image.shape[0] * scale))
+        image = np.asarray(Image.fromarray(image).resize(size, Image.BOX))
+    return imageio.float_from_uint8(image)
 
 
 @dataclass
@@ -54,11 +59,14 @@ class TaskResult:
 
 
 def format_table(results: Sequence[TaskResult]) -> str:
-    lines = [f"{'task':22s} {'prior PSNR':>10s} {'BIGPrior PSNR':>13s} {'prior SSIM':>10s} {'BIGPrior SSIM':>13s} "
-             f"{'mean phi':>8s} {'time':>6s}"]
+    """Mean scores per task at the photos' resolution, and where BIGPrior falls below its prior."""
+    lines = [f"{'task':26s} {'PSNR: degraded':>14s} {'prior':>6s} {'BIGPrior':>8s}   {'SSIM: degraded':>14s} "
+             f"{'prior':>6s} {'BIGPrior':>8s} {'mean phi':>8s} {'time':>6s}"]
     for t in results:
-        lines.append(f"{t.name:22s} {t.mean('prior_psnr'):10.2f} {t.mean('bigprior_psnr'):13.2f} "
-                     f"{t.mean('prior_ssim'):10.4f} {t.mean('bigprior_ssim'):13.4f} {t.mean('phi_mean'):8.3f} {t.seconds:5.0f}s")
+        m = {key: t.mean(key) for key in SCORES}
+        lines.append(f"{t.name:26s} {m['degraded_psnr']:14.2f} {m['prior_psnr']:6.2f} {m['bigprior_psnr']:8.2f}   "
+                     f"{m['degraded_ssim']:14.4f} {m['prior_ssim']:6.4f} {m['bigprior_ssim']:8.4f} "
+                     f"{m['phi_mean']:8.3f} {t.seconds:5.0f}s")
     below = [t.name for t in results if t.mean("bigprior_psnr") < t.mean("prior_psnr")]
     if below:
         lines.append(f"note: BIGPrior is below its prior on {', '.join(below)}: the built-in fusion networks were "
@@ -66,35 +74,32 @@ def format_table(results: Sequence[TaskResult]) -> str:
     return "\n".join(lines)
 
 
-def run_demo(out: Path, photos: Sequence[str], iterations: int | None, device: torch.device, seed: int = 0) -> tuple[list[TaskResult], Path]:
+def run_task(task: str, clean: dict[str, np.ndarray], generator: torch.nn.Module, device: torch.device,
+             iterations: int | None, seed: int) -> TaskResult:
+    """Restore every photo for one task with its built-in pipeline."""
+    start = time.perf_counter()
+    pipeline = Pipeline.from_defaults(task, generator=generator, device=device, iterations=iterations, seed=seed)
+    observations = [pipeline.simulate(image, index) for index, image in enumerate(clean.values())]
+    restorations = list(pipeline.restore_all(observations, list(clean.values())))
+    for r in restorations:
+        r.scores()  # inside the timing
+    return TaskResult(REGISTRY[task].title, restorations, time.perf_counter() - start)
+
+
+def run_demo(out: Path, photos: Sequence[str], iterations: int | None, device: torch.device,
+             seed: int = 0, short_side: int | None = None) -> tuple[list[TaskResult], Path]:
+    check_output_folder(out)
     seed_everything(seed)
-    defaults = task_defaults()
-    generator = load_generator()
-    clean = [photo(name, generator.resolution) for name in photos]
-    results = []
-    for task, cls in tqdm(REGISTRY.items(), desc="demo tasks"):
-        start = time.perf_counter()
-        restorer = Restorer.from_default(defaults[task], generator, device, iterations=iterations, seed=seed)
-        observations = [restorer.degradation.observe(imageio.hwc_to_chw(imageio.float_from_uint8(image)), i, seed)
-                        for i, image in enumerate(clean)]
-        restorations = restorer.restore(observations, list(photos), clean)
-        results.append(TaskResult(cls.title, restorations, time.perf_counter() - start))
-    rows = []
-    for t in results:
-        for r in t.restorations:
-            rows.append((f"{r.name}\n{t.name}", [
-                figures.Panel("input", np.clip(r.observation, 0, 1)),
-                figures.Panel(f"prior {r.scores()['prior_psnr']:.1f} dB", r.prior),
-                figures.Panel(f"BIGPrior {r.scores()['bigprior_psnr']:.1f} dB", r.restored),
-                figures.Panel(f"phi (mean {r.scores()['phi_mean']:.2f})", np.clip(r.phi.mean(axis=2), 0, 1),
-                              cmap=figures.PHI_COLORMAP, value_range=(0, 1)),
-                figures.Panel("ground truth", r.clean),
-            ]))
+    generator = load_pggan(load_defaults().generator_file)
+    clean = {name: photo(name, short_side) for name in photos}
+    results = [run_task(task, clean, generator, device, iterations, seed) for task in tqdm(REGISTRY, desc="demo tasks")]
+    rows = [(f"{name}\n{t.name}", figure_panels(r, images_of(r)))
+            for t in results for name, r in zip(photos, t.restorations)]
     figure = figures.panel_grid(rows, out / "demo_grid.png")
     table = format_table(results)
     imageio.write_text(out / "demo_table.txt", table + "\n")
     imageio.write_json(out / "demo_results.json", [
-        {"task": t.name, "photo": r.name, **r.scores()} for t in results for r in t.restorations
+        {"task": t.name, "photo": name, **r.scores()} for t in results for name, r in zip(photos, t.restorations)
     ])
     return results, figure
 
@@ -103,7 +108,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="bigprior demo", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", default="demo_output", help="output folder (default: demo_output/)")
-    parser.add_argument("--quick", action="store_true", help="two photos and fewer inversion steps (for CI)")
+    parser.add_argument("--quick", action="store_true",
+                        help=f"two photos shrunk to {QUICK_SIDE} px and {QUICK_ITERATIONS} inversion steps (for CI)")
     parser.add_argument("--iterations", type=int, default=None, help="inversion steps (default: the built-in setting)")
     add_runtime_flags(parser)
     return parser
@@ -112,8 +118,8 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> None:
     args = build_parser().parse_args(argv)
     started = time.perf_counter()
-    iterations = args.iterations if args.iterations is not None else (30 if args.quick else None)
+    iterations = args.iterations if args.iterations is not None else (QUICK_ITERATIONS if args.quick else None)
     results, figure = run_demo(Path(args.out), QUICK_PHOTOS if args.quick else PHOTOS, iterations,
-                               resolve_device(args.device), args.seed)
+                               resolve_device(args.device), args.seed, QUICK_SIDE if args.quick else None)
     print(format_table(results))
     print(f"demo finished in {time.perf_counter() - started:.0f} s; figure: {figure}")

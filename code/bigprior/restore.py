@@ -1,17 +1,18 @@
-"""`bigprior restore`: restore any image with a generative prior and a fusion network.
+"""`bigprior restore`: restore photos with a generative prior and a fusion network, at their own size.
 
     bigprior restore --task denoise --input photo.png --out results/
     bigprior restore --task colorize --input photo.png --out results/ --degrade True
 
-A photo is the observation (a grayscale or colour photo to colorize, a photo with a hole and its mask,
-a noisy photo), or with `--degrade True` a clean photo from which the observation is simulated, and
-PSNR/SSIM against it are reported. The defaults are the built-in generator and fusion networks
+A photo is the observation (a grayscale or colour photo to colorize, a photo with holes and their
+mask, a noisy photo), or with `--degrade True` a clean photo from which the observation is simulated,
+and PSNR/SSIM against it are reported. The defaults are the built-in generator and fusion networks
 (`bigprior.defaults`); `--gan_model/--gan_weights` and `--fusion_run` take others.
 
-Photos of another size are resized to the generator's resolution (bicubic, with a warning), restored
-there, and the results resized back; metrics are computed at the working resolution. Transparent
-images (RGBA, LA, palette with transparency) are flattened onto white; a grayscale photo is colour
-for inpainting (its grey replicated), but an error for denoising, which expects RGB noise.
+The generator works at its own resolution (64 px for the built-in one): the observation is brought to
+it, the prior is made there and enlarged to the photo's size, and the fusion network runs on the
+photo's own pixels (`bigprior.pipeline`). Every output and metric is at the photo's size. Photos are
+read whatever their mode (16-bit, palette, CMYK...; transparency flattened onto white, EXIF orientation
+applied); a grayscale photo is colour for inpainting (its grey replicated) but an error for denoising.
 """
 
 from __future__ import annotations
@@ -19,28 +20,23 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
 import torch
-from matplotlib import colormaps
-from PIL import Image
 
-from . import figures, imageio, metrics
-from .defaults import TaskDefault, task_defaults
+from . import imageio
+from .defaults import load_defaults
 from .degradations import Degradation, Observation, read_mask, restore_class, restore_verbs
 from .errors import BIGPriorError
-from .fusion.model import BIGPriorFusion, build_fusion_model, load_fusion_state_dict
-from .fusion.options import FusionOptions
-from .fusion.training import SHIFT, checkpoint_name, load_checkpoint
-from .generators import PGGANGenerator, load_pggan, resolve_generator_path
-from .generators.zoo import DEFAULT_GENERATOR
-from .inversion.losses import build_loss
-from .inversion.stage import Inverter
+from .generators import load_pggan, resolve_generator_path
+from .photos import Photo, read_photo
+from .pipeline import Pipeline, simulate
+from .writer import OUTPUT_KINDS, check_output_folder, write_restoration
 from .runtime import add_runtime_flags, resolve_device, str2bool
 
-PHI_OVERLAY_ALPHA = 0.55
+BATCH = 8  # photos read, inverted and written at a time, at most
+BATCH_PIXELS = 16_000_000  # and at most this many pixels (a 4000x3000 photo goes alone)
 
 
 def warn(message: str) -> None:
@@ -48,238 +44,72 @@ def warn(message: str) -> None:
 
 
 # ---------------------------------------------------------------------------------------------
-# reading photos
+# checking the command before any work
 
 
-def read_photo(path: Path) -> np.ndarray:
-    """A photo as HxW (grayscale) or HxWx3 uint8; transparency is flattened onto white (with a warning)."""
-    path = Path(path)
-    image = imageio.open_image(path, "--input ")
-    if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
-        warn(f"{path}: {image.mode} image, its transparency is flattened onto white")
-        rgba = image.convert("RGBA")
-        background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
-        image = Image.alpha_composite(background, rgba).convert("RGB")
-    elif image.mode in ("L", "I", "I;16", "F", "1"):
-        image = image.convert("L")
-    elif image.mode != "RGB":
-        image = image.convert("RGB")
-    return np.asarray(image)
+def output_names(paths: Sequence[Path]) -> list[str]:
+    """Each photo's output name: its file name without suffix, made unique with _2, _3... (and said so)."""
+    names: list[str] = []
+    for path in paths:
+        name, k = path.stem, 2
+        while name in names:
+            name, k = f"{path.stem}_{k}", k + 1
+        if name != path.stem:
+            warn(f"{path}: its outputs are named {name}_* ({path.stem}_* belong to {paths[names.index(path.stem)]})")
+        names.append(name)
+    return names
 
 
-def resize(image: np.ndarray, size: tuple[int, int], resample: int = Image.BICUBIC) -> np.ndarray:
-    """Resize an HxW or HxWx3 uint8 image to (width, height)."""
-    if image.shape[1::-1] == size:
-        return image
-    return np.asarray(Image.fromarray(image).resize(size, resample))
-
-
-def resize_float(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-    """Resize an HxWxC float image channel by channel (bicubic, no clipping)."""
-    if image.shape[1::-1] == size:
-        return image
-    planes = [np.asarray(Image.fromarray(image[:, :, c].astype(np.float32), "F").resize(size, Image.BICUBIC))
-              for c in range(image.shape[2])]
-    return np.stack(planes, axis=2)
-
-
-# ---------------------------------------------------------------------------------------------
-# restoring
-
-
-@dataclass
-class Restoration:
-    """One restored photo at the working resolution; arrays are HxWx3."""
-
-    name: str
-    observation: np.ndarray  # float, what the restoration saw (grey replicated; holes black)
-    prior: np.ndarray  # uint8, the generative prior
-    restored: np.ndarray  # float in [0, 1]: (1 - phi) x + phi g, clamped
-    phi: np.ndarray  # float, unclamped
-    clean: np.ndarray | None = None  # uint8 ground truth, with --degrade
-    original_size: tuple[int, int] = (0, 0)  # (width, height) of the input photo
-    notes: list[str] = field(default_factory=list)
-
-    def scores(self) -> dict:
-        result = {"phi_mean": float(self.phi.mean()), "phi_std": float(self.phi.std())}
-        if self.clean is not None:
-            for label, image in (("degraded", np.clip(self.observation, 0, 1)), ("prior", self.prior),
-                                 ("bigprior", self.restored)):
-                result[f"{label}_psnr"] = metrics.psnr(image, self.clean)
-                result[f"{label}_ssim"] = metrics.ssim(image, self.clean)
-        return result
-
-
-class Restorer:
-    """A generator inversion plus a fusion network for one degradation."""
-
-    def __init__(self, inverter: Inverter, fusion: BIGPriorFusion, device: torch.device) -> None:
-        self.inverter, self.fusion, self.device = inverter, fusion, device
-        self.degradation = inverter.degradation
-        self.resolution = inverter.resolution
-
-    @classmethod
-    def from_default(cls, default: TaskDefault, generator: PGGANGenerator, device: torch.device, *,
-                     degradation: Degradation | None = None, fusion: BIGPriorFusion | None = None,
-                     iterations: int | None = None, seed: int = 0) -> Restorer:
-        """A built-in task default's inversion settings, degradation and fusion network (or the given ones)."""
-        degradation = degradation or default.make_degradation()
-        settings = replace(default.inversion, seed=seed, **({"iterations": iterations} if iterations is not None else {}))
-        inverter = Inverter(generator, build_loss("L2", 0.0, 1.0, 0.0), degradation, settings, device)
-        return cls(inverter, fusion or default.fusion_model(degradation.observation_channels, device), device)
-
-    def restore(self, observations: Sequence[Observation], names: Sequence[str],
-                clean: Sequence[np.ndarray | None] | None = None, batch_size: int = 8) -> list[Restoration]:
-        """Invert and fuse observations (CxRxR tensors of the working resolution)."""
-        clean = list(clean) if clean is not None else [None] * len(observations)
-        results: list[Restoration] = []
-        for start in range(0, len(observations), batch_size):
-            part = slice(start, start + batch_size)
-            inverted = self.inverter.invert_observations(observations[part], list(range(start, start + len(observations[part]))), clean[part])
-            x = torch.stack([o.x for o in observations[part]]).to(self.device)
-            prior = torch.stack([imageio.hwc_to_chw(imageio.float_from_uint8(item.prior)) for item in inverted]).to(self.device)
-            with torch.no_grad():
-                out, phi = self.fusion(x - SHIFT, prior - SHIFT)
-            out = (out + SHIFT).clamp(0, 1)
-            for k, item in enumerate(inverted):
-                observed = imageio.chw_to_hwc(x[k].expand(3, -1, -1))
-                results.append(Restoration(names[start + k], observed, item.prior, imageio.chw_to_hwc(out[k]),
-                                           imageio.chw_to_hwc(phi[k]), item.clean))
-        return results
-
-
-def load_fusion_run(folder: Path, epoch: int | None, observation_channels: int, device: torch.device) -> BIGPriorFusion:
-    """A fusion network trained by `code/train.py` (its run folder; the last saved epoch unless given)."""
-    folder = Path(folder)
-    if not folder.is_dir():
-        raise BIGPriorError(f"--fusion_run {folder}: run folder not found")
-    options = FusionOptions.load(folder)
-    if epoch is None:
-        epochs = [int(p.stem.removeprefix("net_")) for p in folder.glob("net_*.pth") if p.stem.removeprefix("net_").isdigit()]
-        if not epochs:
-            raise BIGPriorError(f"--fusion_run {folder}: no net_<epoch>.pth checkpoint in the folder")
-        epoch = max(epochs)
-    model = build_fusion_model(observation_channels, options.backbone, options.dncnn_layers, options.extend_input)
-    path = folder / checkpoint_name(epoch)
-    load_fusion_state_dict(model, load_checkpoint(path, torch.device("cpu")), str(path))
-    return model.to(device).eval()
-
-
-# ---------------------------------------------------------------------------------------------
-# writing
-
-
-def phi_overlay(restored: np.ndarray, phi: np.ndarray) -> np.ndarray:
-    """The restored image with mean phi as a heatmap on top (bright = taken from the prior)."""
-    heat = colormaps[figures.PHI_COLORMAP](np.clip(phi.mean(axis=2), 0, 1))[:, :, :3]
-    return np.clip((1 - PHI_OVERLAY_ALPHA) * restored + PHI_OVERLAY_ALPHA * heat, 0, 1)
-
-
-def figure_panels(r: Restoration) -> list[figures.Panel]:
-    panels = [
-        figures.Panel("input", np.clip(r.observation, 0, 1)),
-        figures.Panel("prior", r.prior),
-        figures.Panel("BIGPrior", r.restored),
-        figures.Panel("phi (prior share)", np.clip(r.phi.mean(axis=2), 0, 1), cmap=figures.PHI_COLORMAP, value_range=(0, 1)),
-    ]
-    if r.clean is not None:
-        panels.append(figures.Panel("ground truth", r.clean))
-    return panels
-
-
-def write_restoration(r: Restoration, out: Path) -> dict[str, Path]:
-    """Write every output of one photo (each file atomically), back at the photo's own size."""
-    size = r.original_size
-    if size != r.restored.shape[1::-1]:
-        r.notes.append(f"restored at {r.restored.shape[1]}x{r.restored.shape[0]}, written at {size[0]}x{size[1]}")
-
-    def at_size(image: np.ndarray) -> np.ndarray:
-        return resize(imageio.uint8_from_float(image) if image.dtype != np.uint8 else image, size)
-
-    paths = {kind: out / f"{r.name}_{kind}.png" for kind in ("input", "prior", "restored", "phi", "phi_overlay", "figure")}
-    imageio.write_png(paths["input"], at_size(np.clip(r.observation, 0, 1)))
-    imageio.write_png(paths["prior"], at_size(r.prior))
-    imageio.write_png(paths["restored"], at_size(r.restored))
-    imageio.write_png(paths["phi"], resize(imageio.uint8_from_float(np.clip(r.phi.mean(axis=2), 0, 1)), size))
-    imageio.write_png(paths["phi_overlay"], at_size(phi_overlay(r.restored, r.phi)))
-    figures.panel_grid([(r.name, figure_panels(r))], paths["figure"])
-    paths["metrics"] = out / f"{r.name}_metrics.json"
-    imageio.write_json(paths["metrics"], {"name": r.name, **r.scores(), "notes": r.notes})
-    return paths
-
-
-def format_table(rows: Sequence[Restoration]) -> str:
-    degrade = rows[0].clean is not None
-    header = f"{'image':16s} {'mean phi':>8s}"
+def observation_of(photo: Photo, degradation: Degradation, degrade: bool, index: int, seed: int,
+                   reference_side: int) -> tuple[Observation, np.ndarray | None]:
+    """The observation of a photo, and its ground truth when it is degraded here."""
     if degrade:
-        header += f" {'degraded':>9s} {'prior':>7s} {'BIGPrior':>9s}   (PSNR dB)"
+        if photo.is_gray:
+            raise BIGPriorError(f"--input {photo.path}: grayscale image; --degrade True needs a colour photo")
+        observation, clean = simulate(degradation, photo.pixels, index, seed, reference_side), photo.pixels
+    else:
+        observation, clean = degradation.observe_photo(imageio.hwc_to_chw(photo.pixels), index, seed, str(photo.path)), None
+    observation.notes[:0] = photo.notes
+    return observation, clean
+
+
+def check_inputs(paths: Sequence[Path], degradation: Degradation, args: argparse.Namespace, reference_side: int,
+                 mask_size: tuple[int, int] | None) -> list[list[int]]:
+    """Read every photo and make its observation once (then drop it), so that a bad input stops the run
+    before any model is loaded; returns the batches (photo positions) to restore them in."""
+    batches: list[list[int]] = [[]]
+    pixels = 0
+    for index, path in enumerate(paths):
+        photo = read_photo(path)
+        if mask_size is not None and photo.size != mask_size:
+            raise BIGPriorError(f"--mask: the mask is {mask_size[0]}x{mask_size[1]} but {path} is {photo.size[0]}x{photo.size[1]}")
+        observation_of(photo, degradation, args.degrade, index, args.seed, reference_side)
+        if batches[-1] and (len(batches[-1]) == BATCH or pixels + photo.pixels.size > BATCH_PIXELS * 3):
+            batches.append([])
+            pixels = 0
+        batches[-1].append(index)
+        pixels += photo.pixels.size
+    return batches
+
+
+def format_table(rows: Sequence[tuple[str, dict]]) -> str:
+    """One line per photo: size, prior resolution, mean phi and, when degraded here, PSNR and SSIM."""
+    degrade = "bigprior_psnr" in rows[0][1]
+    header = f"{'image':16s} {'size':>10s} {'prior':>6s} {'mean phi':>8s}"
+    if degrade:
+        header += f" {'degraded':>9s} {'prior':>7s} {'BIGPrior':>9s} (PSNR dB)  {'degraded':>8s} {'prior':>6s} {'BIGPrior':>8s} (SSIM)"
     lines = [header]
-    for r in rows:
-        s = r.scores()
-        line = f"{r.name:16s} {s['phi_mean']:8.3f}"
+    for name, s in rows:
+        line = f"{name:16s} {s['width']:>4d}x{s['height']:<5d} {s['prior_resolution']:>4d}px {s['phi_mean']:8.3f}"
         if degrade:
-            line += f" {s['degraded_psnr']:9.2f} {s['prior_psnr']:7.2f} {s['bigprior_psnr']:9.2f}"
+            line += (f" {s['degraded_psnr']:9.2f} {s['prior_psnr']:7.2f} {s['bigprior_psnr']:9.2f}           "
+                     f"{s['degraded_ssim']:8.4f} {s['prior_ssim']:6.4f} {s['bigprior_ssim']:8.4f}")
         lines.append(line)
     return "\n".join(lines)
 
 
 # ---------------------------------------------------------------------------------------------
-# building a restorer
-
-
-def load_generator(gan_model: str | None = None, gan_weights: str | None = None) -> PGGANGenerator:
-    """The built-in generator, or a published one by name or file."""
-    return load_pggan(resolve_generator_path(gan_model, gan_weights) if (gan_model or gan_weights) else DEFAULT_GENERATOR)
-
-
-def working_mask(mask_image: torch.Tensor, resolution: int) -> torch.Tensor:
-    """A mask (1xHxW, 1 = missing) at the generator's resolution (nearest)."""
-    resized = torch.nn.functional.interpolate(mask_image[None], size=(resolution, resolution), mode="nearest")[0]
-    return (resized > 0.5).float()
-
-
-def build_restorer(task: str, generator: PGGANGenerator, device: torch.device, *, mask: torch.Tensor | None = None,
-                   random_mask: bool = False, fusion_run: str | None = None, fusion_epoch: int | None = None,
-                   iterations: int | None = None, seed: int = 0,
-                   defaults: dict[str, TaskDefault] | None = None) -> Restorer:
-    """Generator inversion + fusion for `task`; `mask` (working resolution) is the inpainting mask."""
-    defaults = defaults or task_defaults()
-    default = defaults[restore_class(task, varied_masks=mask is not None or random_mask).task]
-    degradation = default.make_degradation() if mask is None else default.make_degradation().with_mask(mask)
-    channels = degradation.observation_channels
-    fusion = load_fusion_run(Path(fusion_run), fusion_epoch, channels, device) if fusion_run else None
-    return Restorer.from_default(default, generator, device, degradation=degradation, fusion=fusion,
-                                 iterations=iterations, seed=seed)
-
-
-def prepare(paths: Sequence[Path], resolution: int, degradation: Degradation, degrade: bool,
-            mask_size: tuple[int, int] | None, seed: int) -> tuple[list[Observation], list[np.ndarray | None], list[tuple[int, int]]]:
-    """Read every photo (all are checked before anything is inverted) and make its observation at the
-    working resolution. `mask_size` (width, height) is the given mask's: every photo must match it."""
-    observations, clean, sizes = [], [], []
-    working = (resolution, resolution)
-    for index, path in enumerate(paths):
-        photo = read_photo(path)
-        size = photo.shape[1::-1]
-        if mask_size is not None and size != mask_size:
-            raise BIGPriorError(f"--mask: the mask is {mask_size[0]}x{mask_size[1]} but {path} is {size[0]}x{size[1]}")
-        if size != working:
-            warn(f"{path}: {size[0]}x{size[1]} image resized to the generator's {working[0]}x{working[1]} and back")
-        photo = resize(photo, working)
-        if degrade:
-            if photo.ndim == 2:
-                raise BIGPriorError(f"--input {path}: grayscale image; --degrade True needs a colour photo")
-            observation = degradation.observe(imageio.hwc_to_chw(imageio.float_from_uint8(photo)), index, seed)
-            clean.append(photo)
-        else:
-            observation = degradation.observe_photo(imageio.hwc_to_chw(imageio.float_from_uint8(photo)), index, seed,
-                                                    str(path))
-            for note in observation.notes:
-                warn(note)
-            clean.append(None)
-        observations.append(observation)
-        sizes.append(size)
-    return observations, clean, sizes
+# the command
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -292,35 +122,69 @@ def build_parser() -> argparse.ArgumentParser:
                         help="True: the input is clean; simulate the degradation and report PSNR/SSIM")
     parser.add_argument("--mask", default=None, help="inpainting mask, white = missing, the photo's size (default: centre hole)")
     parser.add_argument("--random_mask", type=str2bool, default=False, help="with --degrade: random rectangular holes")
+    parser.add_argument("--keep_known", type=str2bool, default=True,
+                        help="inpainting: paste the known pixels back exactly (default True)")
     parser.add_argument("--gan_model", default=None, help="a published generator's name instead of the built-in one")
     parser.add_argument("--gan_weights", default=None, help="a generator weights file instead of the built-in one")
     parser.add_argument("--fusion_run", default=None, help="a fusion run folder (net_data/<exp>_<ID>) instead of the built-in network")
     parser.add_argument("--fusion_epoch", type=int, default=None, help="checkpoint epoch of --fusion_run (default: the last)")
     parser.add_argument("--iterations", type=int, default=None, help="inversion steps (default: the built-in setting)")
+    parser.add_argument("--tile", type=int, default=512, help="side of the tiles the fusion runs in (bounds memory)")
     add_runtime_flags(parser)
     return parser
 
 
-def main(argv: Sequence[str] | None = None) -> list[Restoration]:
-    args = build_parser().parse_args(argv)
-    if not restore_class(args.task).has_mask and args.mask:
-        raise BIGPriorError(f"--mask is only for masked tasks, not --task {args.task}")
+def task_degradation(args: argparse.Namespace, mask: torch.Tensor | None) -> tuple[str, Degradation, int]:
+    """The task (experiment prefix) whose networks restore `--task`, its degradation and the side of its
+    fusion network's training images."""
+    cls = restore_class(args.task, varied_masks=mask is not None or args.random_mask)
+    if (mask is not None or args.random_mask) and not cls.has_mask:
+        raise BIGPriorError(f"--mask and --random_mask are for masked tasks, not --task {args.task}")
+    if args.random_mask and not args.degrade:
+        raise BIGPriorError("--random_mask True needs --degrade True (the holes of a degraded photo are given with --mask)")
+    default = load_defaults().task(cls.task)
+    degradation = default.make_degradation()
+    return cls.task, degradation if mask is None else degradation.with_mask(mask), default.image_resolution
+
+
+def build_pipeline(args: argparse.Namespace, task: str, degradation: Degradation) -> Pipeline:
     device = resolve_device(args.device)
-    mask_image = read_mask(Path(args.mask)) if args.mask else None
-    generator = load_generator(args.gan_model, args.gan_weights)
-    mask = working_mask(mask_image, generator.resolution) if mask_image is not None else None
-    restorer = build_restorer(args.task, generator, device, mask=mask, random_mask=args.random_mask,
-                              fusion_run=args.fusion_run, fusion_epoch=args.fusion_epoch, iterations=args.iterations,
-                              seed=args.seed)
-    paths = [Path(p) for p in args.input]
-    mask_size = (mask_image.shape[-1], mask_image.shape[-2]) if mask_image is not None else None
-    observations, clean, sizes = prepare(paths, restorer.resolution, restorer.degradation, args.degrade,
-                                         mask_size, args.seed)
-    results = restorer.restore(observations, [p.stem for p in paths], clean)
-    out = Path(args.out)
-    for r, size in zip(results, sizes):
-        r.original_size = size
-        write_restoration(r, out)
-    print(format_table(results))
-    print(f"outputs: {out}/<name>_{{input,prior,restored,phi,phi_overlay,figure}}.png and <name>_metrics.json")
-    return results
+    options = {"degradation": degradation, "device": device, "iterations": args.iterations, "seed": args.seed,
+               "keep_known": args.keep_known, "tile": args.tile}
+    custom = args.gan_model or args.gan_weights
+    generator = load_pggan(resolve_generator_path(args.gan_model, args.gan_weights)) if custom else None
+    if args.fusion_run:
+        return Pipeline.from_files(task, generator or load_defaults().generator_file, args.fusion_run,
+                                   epoch=args.fusion_epoch, **options)
+    return Pipeline.from_defaults(task, generator=generator, **options)
+
+
+def main(argv: Sequence[str] | None = None) -> list[tuple[str, dict]]:
+    args = build_parser().parse_args(argv)
+    out, paths = Path(args.out), [Path(p) for p in args.input]
+    check_output_folder(out)
+    mask = read_mask(Path(args.mask)) if args.mask else None
+    task, degradation, reference_side = task_degradation(args, mask)
+    mask_size = None if mask is None else (mask.shape[-1], mask.shape[-2])
+    batches = check_inputs(paths, degradation, args, reference_side, mask_size)
+    names = output_names(paths)
+    pipeline = build_pipeline(args, task, degradation)
+    rows = []
+    for batch in batches:
+        made = []
+        for index in batch:
+            photo = read_photo(paths[index])
+            made.append(observation_of(photo, degradation, args.degrade, index, args.seed, pipeline.reference_side))
+            if (note := pipeline.scale_warning(*photo.size)) is not None:
+                made[-1][0].notes.append(note)
+        restored = pipeline.restore_all([o for o, _ in made], [c for _, c in made], batch_size=len(batch),
+                                        first_index=batch[0])
+        del made
+        for index, r in zip(batch, restored):
+            for note in r.notes:
+                warn(note)
+            write_restoration(r, names[index], out, args.keep_known)
+            rows.append((names[index], r.scores()))
+    print(format_table(rows))
+    print(f"outputs: {out}/<name>_{{{','.join(OUTPUT_KINDS)}}}.png and <name>_metrics.json")
+    return rows

@@ -26,13 +26,21 @@ from ..generators import PGGANGenerator, load_pggan, resolve_generator_path
 from ..runtime import resolve_device, str2bool
 from .losses import build_loss
 from .distributed import ProcessShare, gather_summaries, process_group
-from .stage import InversionSettings, Inverter, experiment_for_outputs, input_files, run_stage
+from .stage import GENERATOR, NATIVE, InversionSettings, Inverter, experiment_for_outputs, input_files, run_stage
 
 INVERSION_TYPE = "PGGAN-Multi-Z"
 SCRIPTS: dict[str, ReleaseScript] = release_scripts()
 # flags that say how a run executes or where its files are (which may move): a resumed run may change them
 RUN_ONLY_FLAGS = frozenset({"batch_size", "device", "max_images", "start", "end", "video", "fps", "compile",
                             "target_images", "outputs", "gan_weights", "vgg_weights"})
+
+
+def resize_mode(value: str | bool) -> bool | str:
+    """--resize: False (images must be the generator's size), True (each image at its own size, recorded
+    as "native") or "generator" (images resized to the generator's size)."""
+    if isinstance(value, str) and value.strip().lower() in (NATIVE, GENERATOR):
+        return value.strip().lower()
+    return NATIVE if str2bool(value) else False
 
 
 def build_parser(script: ReleaseScript, io: bool = True) -> argparse.ArgumentParser:
@@ -76,7 +84,9 @@ def build_parser(script: ReleaseScript, io: bool = True) -> argparse.ArgumentPar
     ours.add_argument("--max_images", type=int, default=300, help="use the first N images (the paper: 300)")
     ours.add_argument("--start", type=int, default=0, help="first image index to process")
     ours.add_argument("--end", type=int, default=None, help="one past the last image index to process")
-    ours.add_argument("--resize", type=str2bool, default=False, help="True: bicubic-resize images to the generator's size")
+    ours.add_argument("--resize", type=resize_mode, default=False,
+                      help="True: images of any size, each file at the image's size (the prior is made at the generator's "
+                      "size and resized back); generator: bicubic-resize images to the generator's size first")
     ours.add_argument("--vgg_weights", default=None, help="torchvision's vgg16-397923af.pth (default: torch's caches)")
     ours.add_argument("--restarts", type=int, default=1, help="initialisations per image; the lowest final loss is kept")
     ours.add_argument("--precision", choices=PRECISIONS, default="default",
@@ -129,10 +139,11 @@ def run_script(script: ReleaseScript, argv: Sequence[str] | None = None) -> None
     files = input_files(args.target_images, args.max_images)
     share = ProcessShare.from_environment()
     inverter = build_inverter(args, degradation, share.device(resolve_device(args.device)))
+    args.prior_resolution = inverter.resolution  # recorded: the side of the priors before any resizing
     with process_group(share):
         summary = run_stage(inverter, experiment, list(enumerate(files))[args.start : args.end],
                             total_images=len(files), args=vars(args), run_only=RUN_ONLY_FLAGS,
-                            batch_size=args.batch_size, resize=args.resize, share=share)
+                            batch_size=args.batch_size, resize=args.resize or None, share=share)
         summary = gather_summaries(summary, share)
     if share.rank == 0:
         print(summary.format(experiment, share.world))

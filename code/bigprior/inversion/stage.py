@@ -4,7 +4,9 @@
 degradation; `run_stage` feeds it the images of a folder in batches and writes, per image i,
 `GT/{i}.png`, `input/{i}.png|.npy`, `mask/{i}.png` (masked tasks), `mGANlog/{i}.json` (final loss,
 every restart's loss, which won) and, last, `mGANoutput/{i}.png`: an image whose prior exists is
-finished and skipped on a rerun. Under `torchrun` each process takes a disjoint share of the images
+finished and skipped on a rerun. Images of another size than the generator's are refused, resized to
+it (GENERATOR), or kept at their own size (NATIVE: every file is at the image's size, the prior made
+at the generator's and resized back, by the same `Inverter` that restores photos). Under `torchrun` each process takes a disjoint share of the images
 (by position) on its own device; the files written do not depend on the number of processes.
 """
 
@@ -26,6 +28,7 @@ from ..degradations import Degradation, Observation, mask_to_uint8
 from ..errors import BIGPriorError
 from ..experiment import INVERSION_ARGS_FILE, Experiment, split_experiment_name
 from ..metrics import psnr
+from ..resampling import resize_image
 from .distributed import ProcessShare
 from .invert import check_settings, invert
 from .losses import InversionLoss
@@ -56,18 +59,26 @@ class InversionSettings:
 
 @dataclass
 class InvertedImage:
+    """One inverted image at its own size; `working` is the observation the generator was fitted to."""
+
     index: int
     clean: np.ndarray | None  # HxWx3 uint8 ground truth, when known
     observation: Observation
-    prior: np.ndarray  # HxWx3 uint8, as saved (after the degradation's finalize_prior)
+    prior: np.ndarray  # HxWx3 uint8 at the observation's size, as saved (after the degradation's finalize_prior)
     loss: float  # final data loss of the kept restart
     initial_loss: float  # data loss of the kept restart's initial codes
     restart_losses: list[float] = field(default_factory=list)
     best_restart: int = 0
+    working: Observation | None = None  # the observation on the generator's grid (None: the same)
 
     def log(self, source: str) -> dict:
-        return {"index": self.index, "source": source, "final_loss": self.loss, "initial_loss": self.initial_loss,
-                "best_restart": self.best_restart, "restart_losses": self.restart_losses}
+        entry = {"index": self.index, "source": source, "final_loss": self.loss, "initial_loss": self.initial_loss,
+                 "best_restart": self.best_restart, "restart_losses": self.restart_losses}
+        if self.working is not None:  # resampled: the generator's grid and what the noise became there
+            entry["prior_resolution"] = self.working.x.shape[-1]
+            if self.working.sigma is not None:
+                entry["working_sigma"] = self.working.sigma
+        return entry
 
 
 def observation_uint8(observation: Observation) -> np.ndarray:
@@ -76,7 +87,10 @@ def observation_uint8(observation: Observation) -> np.ndarray:
 
 
 class Inverter:
-    """One generator, loss and degradation: inverts batches of clean images into priors."""
+    """One generator, loss and degradation: inverts batches of images of any size into priors of their
+    size. An observation of another size than the generator's is brought to the generator's grid
+    (`Degradation.at_size`), inverted there, and the raw inversion is resized back to the observation's
+    size before the degradation finalizes it (colorization: the observation's own luma at full size)."""
 
     def __init__(self, generator: torch.nn.Module, loss: InversionLoss, degradation: Degradation,
                  settings: InversionSettings, device: torch.device) -> None:
@@ -100,31 +114,34 @@ class Inverter:
                             clean: Sequence[np.ndarray | None] | None = None,
                             progress: Callable[[int], None] | None = None,
                             iterations: int | None = None) -> list[InvertedImage]:
-        """Invert given observations (e.g. a user's degraded photos); `clean`, when known, is the ground
-        truth the colorization prior takes its luma from (else the observation's luma is used)."""
-        s, degradation = self.settings, self.degradation
+        """Invert given observations (e.g. a user's degraded photos, any size); `clean`, when known, is
+        the ground truth the colorization prior takes its luma from (else the observation's luma is used)."""
+        s, degradation, side = self.settings, self.degradation, self.resolution
         iterations = s.iterations if iterations is None else iterations
         clean = list(clean) if clean is not None else [None] * len(observations)
-        targets = torch.stack([degradation.inversion_target(o.x) for o in observations]).to(self.device) * 2 - 1
+        working = [degradation.at_size(o, side, side) for o in observations]
+        targets = torch.stack([degradation.inversion_target(o.x) for o in working]).to(self.device) * 2 - 1
         masks = None
-        if observations[0].mask is not None:
-            masks = torch.stack([o.mask for o in observations]).to(self.device)
+        if working[0].mask is not None:
+            masks = torch.stack([o.mask for o in working]).to(self.device)
         result = invert(
             self.multicode, self.loss, targets, degradation=degradation, masks=masks, optimization=s.optimization,
             lr=s.lr, iterations=iterations, init_type=s.init_type, seed=s.seed, indices=indices,
             restarts=s.restarts, precision=s.precision, compile=s.compile, progress=progress,
         )
-        raw = imageio.uint8_from_float_truncated((result.image + 1) / 2).transpose(0, 2, 3, 1)
+        images = ((result.image + 1) / 2).cpu()
         initial = result.history[:, 0] if iterations else result.loss
-        return [
-            InvertedImage(
+        inverted = []
+        for b, (index, image, observation) in enumerate(zip(indices, clean, observations)):
+            raw = imageio.uint8_from_float_truncated(resize_image(images[b], tuple(observation.x.shape[-2:])))
+            inverted.append(InvertedImage(
                 index=index, clean=image, observation=observation,
-                prior=degradation.finalize_prior(raw[b], image, observation_uint8(observation)),
+                prior=degradation.finalize_prior(raw.transpose(1, 2, 0), image, observation_uint8(observation)),
                 loss=float(result.loss[b]), initial_loss=float(initial[b]),
                 restart_losses=[float(v) for v in result.restart_losses[b]], best_restart=int(result.best_restart[b]),
-            )
-            for b, (index, image, observation) in enumerate(zip(indices, clean, observations))
-        ]
+                working=None if working[b] is observation else working[b],
+            ))
+        return inverted
 
 
 # ---------------------------------------------------------------------------------------------
@@ -144,17 +161,22 @@ def experiment_for_outputs(outputs: str | os.PathLike, degradation: Degradation)
     return Experiment(path.name, path.parent.parent)
 
 
-def read_input_image(path: Path, resolution: int, resize: bool) -> np.ndarray:
-    """An RGB image of the generator's resolution (bicubic-resized to it only with `resize`)."""
+NATIVE = "native"  # images keep their size: the prior is made at the generator's and resized to theirs
+GENERATOR = "generator"  # images are bicubic-resized to the generator's size first
+
+
+def read_input_image(path: Path, resolution: int, resize: str | None) -> np.ndarray:
+    """An RGB image: as it is with `resize` NATIVE, bicubic-resized to the generator's resolution with
+    GENERATOR, and otherwise required to be of the generator's resolution."""
     image = imageio.read_rgb(path)
-    if image.shape[:2] != (resolution, resolution):
-        if not resize:
-            raise BIGPriorError(
-                f"{path}: image is {image.shape[1]}x{image.shape[0]}, the generator makes {resolution}x{resolution} "
-                "(resize the images, or pass --resize True)"
-            )
-        image = np.asarray(Image.fromarray(image).resize((resolution, resolution), Image.BICUBIC))
-    return image
+    if image.shape[:2] == (resolution, resolution) or resize == NATIVE:
+        return image
+    if resize != GENERATOR:
+        raise BIGPriorError(
+            f"{path}: image is {image.shape[1]}x{image.shape[0]}, the generator makes {resolution}x{resolution} "
+            "(resize the images, or pass --resize True)"
+        )
+    return np.asarray(Image.fromarray(image).resize((resolution, resolution), Image.BICUBIC))
 
 
 def check_or_write_args(experiment: Experiment, args: dict, writer: bool, run_only: frozenset[str] = frozenset()) -> None:
@@ -233,7 +255,7 @@ def run_stage(
     args: dict,
     run_only: frozenset[str] = frozenset(),
     batch_size: int,
-    resize: bool = False,
+    resize: str | None = None,
     share: ProcessShare | None = None,
 ) -> StageSummary:
     """Invert this process's share of `images` (index, file) and write their outputs; returns this
