@@ -40,7 +40,6 @@ from . import figures, imageio, metrics
 from .degradations import BlindAWGN
 from .errors import BIGPriorError
 from .experiment import FUSION_ARGS_FILE, PRIOR_DIR, Experiment, workspace_root
-from .fusion.data import split_indices
 from .fusion.options import FusionOptions
 from .published import Published, load_published
 from .runtime import add_root_flag
@@ -98,10 +97,7 @@ def _experiment_from_spec(spec: str, root: Path) -> tuple[str | None, Experiment
     if not sep:
         label, target = None, spec
     if os.sep in target or Path(target).is_dir():
-        folder = Path(target).resolve()
-        if folder.parent.name != "inter_data":
-            raise BIGPriorError(f"{target}: expected an experiment folder <workspace>/inter_data/<experiment>")
-        return label, Experiment(folder.name, folder.parent.parent)
+        return label, Experiment.from_dir(target)
     return label, Experiment(target, root)
 
 
@@ -113,7 +109,7 @@ def _test_indices(experiment: Experiment) -> tuple[list[int], str]:
         raise BIGPriorError(f"{out_dir}: folder not found (run the fusion test of {experiment.name} first)")
     if (out_dir / FUSION_ARGS_FILE).is_file():
         options = FusionOptions.load(out_dir)
-        _, indices = split_indices(experiment, options.train_count)
+        _, indices = experiment.split(options.train_count)
         return indices, f"{options.experiment}_{options.test_model} epoch {options.test_epoch}"
     indices = sorted(int(p.stem) for p in out_dir.glob("*.png") if p.stem.isdigit())
     if not indices:
