@@ -65,30 +65,39 @@ class StyleGAN2Config:
     kernel_size: int = 3
     resample_filter: tuple[float, ...] = (1, 3, 3, 1)
 
+    @property
+    def num_ws(self) -> int:
+        """Codes the synthesis reads: one per convolution (1 at 4x4, 2 above) and one for the last torgb."""
+        return 2 * (int(math.log2(self.resolution)) - 1)
+
     def channels(self, resolution: int) -> int:
         return min(self.channel_base // resolution, self.channel_max)
 
     def check(self, source: str) -> None:
         """Raise naming the first setting this generator cannot be built with."""
-        counts = {"z_dim": self.z_dim, "w_dim": self.w_dim, "img_channels": self.img_channels,
-                  "mapping_layers": self.mapping_layers, "channel_base": self.channel_base,
-                  "channel_max": self.channel_max}
-        for name, value in counts.items():
-            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-                raise BIGPriorError(f"{source}: {name} {value!r}; expected a positive integer")
-        if not isinstance(self.c_dim, int) or self.c_dim < 0:
-            raise BIGPriorError(f"{source}: c_dim {self.c_dim!r}; expected an integer >= 0")
-        log2 = int(math.log2(self.resolution)) if isinstance(self.resolution, int) and self.resolution > 0 else 0
-        if log2 < 2 or self.resolution != 2**log2:
-            raise BIGPriorError(f"{source}: resolution {self.resolution!r}; expected a power of two >= 4")
-        if self.kernel_size not in (1, 3, 5, 7):
-            raise BIGPriorError(f"{source}: kernel_size {self.kernel_size!r}; expected an odd size up to 7")
+        def count(value: object, least: int = 1) -> bool:
+            return isinstance(value, int) and not isinstance(value, bool) and value >= least
+
+        def positive(value: object) -> bool:
+            return isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0
+
         taps = self.resample_filter
-        if not taps or len(taps) % 2 or not all(isinstance(t, (int, float)) for t in taps) or sum(taps) == 0:
-            raise BIGPriorError(f"{source}: resample_filter {list(taps)!r}; expected an even number of taps")
-        if self.resolution > self.channel_base:
-            raise BIGPriorError(f"{source}: channel_base {self.channel_base} gives no channels at {self.resolution}x"
-                                f"{self.resolution}")
+        rules = [(name, count(getattr(self, name)), "a positive integer")
+                 for name in ("z_dim", "w_dim", "img_channels", "mapping_layers", "channel_base", "channel_max")]
+        rules += [("c_dim", count(self.c_dim, 0), "an integer >= 0"),
+                  ("embed_features", self.embed_features is None or count(self.embed_features), "a positive integer"),
+                  ("layer_features", self.layer_features is None or count(self.layer_features), "a positive integer"),
+                  ("mapping_lr_multiplier", positive(self.mapping_lr_multiplier), "a positive number"),
+                  ("conv_clamp", self.conv_clamp is None or positive(self.conv_clamp), "a positive number or none"),
+                  ("use_noise", isinstance(self.use_noise, bool), "true or false"),
+                  ("resolution", count(self.resolution, 4) and self.resolution & (self.resolution - 1) == 0
+                   and self.resolution <= self.channel_base, "a power of two >= 4, at most channel_base"),
+                  ("kernel_size", self.kernel_size == 3, "3 (NVlabs' convolutions)"),
+                  ("resample_filter", isinstance(taps, tuple) and len(taps) % 2 == 0 and len(taps) > 0
+                   and all(positive(t) for t in taps), "an even number of positive taps")]
+        for name, ok, expected in rules:
+            if not ok:
+                raise BIGPriorError(f"{source}: {name} {getattr(self, name)!r}; expected {expected}")
 
 
 def fir_kernel(taps: Sequence[float]) -> torch.Tensor:
