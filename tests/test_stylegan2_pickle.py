@@ -190,11 +190,21 @@ def test_conditional_pickle_with_easydict_kwargs_and_numpy_values(tmp_path, nvla
     assert torch.equal(_images(load_generator(tmp_path / "cond.pth", class_index=2), z), _images(generator, z))
 
 
+def test_stylegan3_codes_stylegan2_generator_with_synthesis_arguments_at_the_top(tmp_path, nvlabs_names):
+    generator, kwargs = _conditional()
+    kwargs.update(kwargs.pop("synthesis_kwargs"), fused_modconv_default="inference_only")  # stylegan3's layout
+    path = write_network_pickle(tmp_path / "sg3code.pkl", generator, kwargs)
+    generator.set_class_index(1)
+    z = torch.randn(2, 8)
+    assert torch.equal(_images(load_stylegan2(path, class_index=1), z), _images(generator, z))
+
+
 @pytest.mark.parametrize("change, message", [
     ({"synthesis_kwargs": {"architecture": "resnet"}}, "synthesis_kwargs architecture='resnet' is not supported"),
     ({"mapping_kwargs": {"activation": "relu"}}, "mapping_kwargs activation='relu' is not supported"),
     ({"synthesis_kwargs": {"conv_kernel": 1}}, "synthesis_kwargs has conv_kernel=1, not an argument of a StyleGAN2-ADA"),
-    ({"magnitude_ema_beta": 0.99}, "constructor argument magnitude_ema_beta is not one of a StyleGAN2-ADA Generator's"),
+    ({"magnitude_ema_beta": 0.99}, "the Generator's arguments has magnitude_ema_beta=0.99, not an argument of a "
+                                   r"StyleGAN2-ADA generator \(a StyleGAN3"),
     ({"w_dim": 16}, "attribute w_dim=8, but the constructor arguments give 16"),
     ({"synthesis_kwargs": {"channel_max": 16}}, r"key synthesis.b4.const has shape \(8, 4, 4\), expected \(16, 4, 4\)"),
 ])

@@ -39,7 +39,8 @@ STYLEGAN2_NEEDS = ("a StyleGAN2-ADA network pickle needs only torch_utils.persis
                    "torch tensors, dicts and numpy values")
 NETWORK_CHOICES = ("G_ema", "G")  # the moving-average generator (the published one) or the trained one
 
-# Generator(z_dim, c_dim, w_dim, img_resolution, img_channels, mapping_kwargs, synthesis_kwargs)
+# Generator(z_dim, c_dim, w_dim, img_resolution, img_channels, mapping_kwargs, synthesis_kwargs) of
+# stylegan2-ada-pytorch; stylegan3's StyleGAN2 Generator takes **synthesis_kwargs instead of the last one
 GENERATOR_ARGS = ("z_dim", "c_dim", "w_dim", "img_resolution", "img_channels", "mapping_kwargs", "synthesis_kwargs")
 MAPPING_ARGS = {"num_layers": "mapping_layers", "lr_multiplier": "mapping_lr_multiplier",
                 "embed_features": "embed_features", "layer_features": "layer_features"}
@@ -141,16 +142,15 @@ def config_from_state(state: Mapping[str, Any], where: str) -> StyleGAN2Config:
         raise BIGPriorError(f"{where}: {len(args)} positional constructor arguments; a Generator takes at most "
                             f"{len(GENERATOR_ARGS)}")
     given = {**dict(zip(GENERATOR_ARGS, args)), **kwargs}
-    unknown = [key for key in given if key not in GENERATOR_ARGS]
-    if unknown:
-        raise BIGPriorError(f"{where}: constructor argument {unknown[0]} is not one of a StyleGAN2-ADA Generator's "
-                            "(a StyleGAN3 or other network?)")
     missing = [key for key in GENERATOR_ARGS[:5] if key not in given]
     if missing:
         raise BIGPriorError(f"{where}: constructor argument {missing[0]} is missing")
     fields = {"resolution" if key == "img_resolution" else key: _plain(given[key]) for key in GENERATOR_ARGS[:5]}
     fields.update(_translate(given.get("mapping_kwargs", {}), MAPPING_ARGS, where, "mapping_kwargs"))
     fields.update(_translate(given.get("synthesis_kwargs", {}), SYNTHESIS_ARGS, where, "synthesis_kwargs"))
+    # the StyleGAN2 Generator of NVlabs' stylegan3 code takes the synthesis arguments as **kwargs
+    others = {key: value for key, value in given.items() if key not in GENERATOR_ARGS}
+    fields.update(_translate(others, SYNTHESIS_ARGS, where, "the Generator's arguments"))
     config = StyleGAN2Config(**fields)
     config.check(where)
     attributes = {**{key: fields["resolution" if key == "img_resolution" else key] for key in GENERATOR_ARGS[:5]},
