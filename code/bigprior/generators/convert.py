@@ -27,24 +27,28 @@ from ..runtime import add_runtime_flags, resolve_device
 from .pggan import GENERATOR_CHOICES, load_pggan
 
 
-def add_output_flags(parser: argparse.ArgumentParser) -> None:
-    """The output file, the sample grid and the runtime flags every convert command has."""
+def conversion_parser(family: str, description: str, input_help: str, output_example: str,
+                      networks: tuple[str, ...]) -> argparse.ArgumentParser:
+    """The flags every convert command has: input, output, --which (the first network is the published,
+    moving-average one), the sample grid, --overwrite and the runtime flags."""
+    parser = argparse.ArgumentParser(prog=f"bigprior convert-{family}", description=description)
+    parser.add_argument("input", help=input_help)
+    parser.add_argument("output", help=f"file to write, e.g. {output_example}")
+    parser.add_argument("--which", choices=networks, default=networks[0],
+                        help=f"{networks[0]}: the moving-average generator (the published one, default); "
+                             f"{networks[1]}: the trained one")
     parser.add_argument("--grid", default=None, help="sample grid PNG (default: <output stem>_samples.png beside it)")
     parser.add_argument("--samples", type=int, default=16, help="images in the sample grid (default 16)")
     parser.add_argument("--overwrite", action="store_true", help="replace existing output files")
     add_runtime_flags(parser)
+    return parser
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="bigprior convert-pggan",
-                                     description="Convert a PGGAN generator (official .pkl, genforce or converted .pth) "
-                                                 "to the converted PyTorch state-dict layout, with a sample grid.")
-    parser.add_argument("input", help="official PGGAN pickle (karras2018iclr-*.pkl), or a genforce / converted .pth")
-    parser.add_argument("output", help="state dict to write, e.g. pggan_bedroom256_generator.pth")
-    parser.add_argument("--which", choices=GENERATOR_CHOICES, default="Gs",
-                        help="Gs: the moving-average generator (the published one, default); G: the trained one")
-    add_output_flags(parser)
-    return parser
+    return conversion_parser("pggan", "Convert a PGGAN generator (official .pkl, genforce or converted .pth) to the "
+                                      "converted PyTorch state-dict layout, with a sample grid.",
+                             "official PGGAN pickle (karras2018iclr-*.pkl), or a genforce / converted .pth",
+                             "pggan_bedroom256_generator.pth", GENERATOR_CHOICES)
 
 
 def sample_grid(generator: nn.Module, count: int, seed: int, device: torch.device, batch_size: int = 8) -> np.ndarray:

@@ -15,23 +15,19 @@ import argparse
 from collections.abc import Sequence
 
 from ..errors import BIGPriorError
-from .convert import add_output_flags, output_paths, write_conversion
+from .convert import conversion_parser, output_paths, write_conversion
 from .stylegan2_files import converted_content, load_stylegan2
 from .stylegan2_pickle import NETWORK_CHOICES
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="bigprior convert-stylegan2",
-                                     description="Convert a StyleGAN2-ADA network pickle (or a converted file) to a "
-                                                 "plain PyTorch config + state dict, with a sample grid.")
-    parser.add_argument("input", help="StyleGAN2-ADA network pickle (ffhq.pkl, network-snapshot-*.pkl)")
-    parser.add_argument("output", help="file to write, e.g. stylegan2_ffhq1024.pth")
-    parser.add_argument("--which", choices=NETWORK_CHOICES, default="G_ema",
-                        help="G_ema: the moving-average generator (the published one, default); G: the trained one")
+    parser = conversion_parser("stylegan2", "Convert a StyleGAN2-ADA network pickle (or a converted file) to a plain "
+                                            "PyTorch config + state dict, with a sample grid.",
+                               "StyleGAN2-ADA network pickle (ffhq.pkl, network-snapshot-*.pkl)",
+                               "stylegan2_ffhq1024.pth", NETWORK_CHOICES)
     parser.add_argument("--class_index", type=int, default=None,
                         help="conditional generators (c_dim > 0): the class the sample grid draws (the converted "
                              "file keeps every class)")
-    add_output_flags(parser)
     return parser
 
 
