@@ -22,7 +22,7 @@ from torch import nn
 
 from ..errors import BIGPriorError
 from .safe_pickle import first_global
-from .zoo import missing_weights_message
+from ..zoo import missing_weights_message
 
 PGGAN, STYLEGAN2, STYLEGAN2_TF = "pggan", "stylegan2", "stylegan2-tf"
 STYLEGAN2_FORMAT = "bigprior-stylegan2"  # the `format` entry of converted StyleGAN2 files
