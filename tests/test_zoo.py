@@ -51,6 +51,6 @@ def test_no_name_is_the_built_in_generator_and_unknown_names_are_listed(empty_pl
 
 
 def test_stylegan2_names_say_where_they_are_published(empty_places):
-    with pytest.raises(BIGPriorError, match=r"ffhq\.pkl not found.*nvlabs-fi-cdn"):
+    with pytest.raises(BIGPriorError, match=r"stylegan2_ffhq1024.pth or ffhq\.pkl not found.*nvlabs-fi-cdn"):
         zoo.resolve_generator_path("stylegan2_ffhq")
 

@@ -54,7 +54,7 @@ class ZooEntry:
 
     family: str  # "pggan" or "stylegan2"
     resolution: int
-    files: tuple[str, ...]  # preferred first (for PGGAN: the converted file, then the official pickle)
+    files: tuple[str, ...]  # preferred first: the converted file (`bigprior convert-*`), then the official pickle
 
     @property
     def published(self) -> str:
@@ -67,13 +67,15 @@ _LSUN_256 = (
     "bicycle", "motorbike", "bus", "train", "boat", "airplane", "bottle", "chair", "pottedplant",
     "tvmonitor", "diningtable", "sofa",
 )
-_STYLEGAN2_ADA = {"ffhq": 1024, "metfaces": 1024, "afhqcat": 512, "afhqdog": 512, "afhqwild": 512, "brecahad": 512}
+# NVlabs' StyleGAN2-ADA pickles (cifar10 is conditional: 10 classes, give a class index)
+_STYLEGAN2_ADA = {"ffhq": 1024, "metfaces": 1024, "afhqcat": 512, "afhqdog": 512, "afhqwild": 512, "brecahad": 512,
+                  "cifar10": 32}
 
 MODEL_ZOO: dict[str, ZooEntry] = {
     "pggan_celebahq": ZooEntry("pggan", 1024, ("pggan_celebahq1024_generator.pth", "karras2018iclr-celebahq-1024x1024.pkl")),
     **{f"pggan_{name}": ZooEntry("pggan", 256, (f"pggan_{name}256_generator.pth", f"karras2018iclr-lsun-{name}-256x256.pkl"))
        for name in _LSUN_256},
-    **{f"stylegan2_{name}": ZooEntry("stylegan2", resolution, (f"{name}.pkl",))
+    **{f"stylegan2_{name}": ZooEntry("stylegan2", resolution, (f"stylegan2_{name}{resolution}.pth", f"{name}.pkl"))
        for name, resolution in _STYLEGAN2_ADA.items()},
 }
 
