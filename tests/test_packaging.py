@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import sysconfig
@@ -22,8 +23,12 @@ def test_non_editable_install_runs_from_another_folder(tmp_path):
     venv = tmp_path / "venv"
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
     python = venv / "bin" / "python"
+    source = tmp_path / "source"  # what the project's build reads, copied: the build leaves files beside it
+    shutil.copytree(ROOT / "code" / "bigprior", source / "code" / "bigprior", ignore=shutil.ignore_patterns("__pycache__"))
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy(ROOT / name, source / name)
     built = _run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--no-build-isolation", "--no-index",
-                  "--wheel-dir", str(tmp_path / "dist"), str(ROOT)], tmp_path, dict(os.environ))
+                  "--wheel-dir", str(tmp_path / "dist"), str(source)], tmp_path, dict(os.environ))
     assert built.returncode == 0, built.stderr[-2000:]
     wheel = next((tmp_path / "dist").glob("bigprior-*.whl"))
     installed = _run([sys.executable, "-m", "pip", "--python", str(python), "install", "--quiet", "--no-deps",
