@@ -45,7 +45,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: unknown command {command!r}\n\n{_usage()}", file=sys.stderr)
         return 2
     module = importlib.import_module(COMMANDS[command][0])
-    return run_cli(module.main, rest)
+    program = sys.argv[0]
+    sys.argv[0] = f"bigprior {command}"  # argparse's default prog: usage lines say `bigprior <command>`
+    try:
+        return run_cli(module.main, rest)
+    finally:
+        sys.argv[0] = program
 
 
 if __name__ == "__main__":

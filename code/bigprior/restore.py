@@ -34,8 +34,8 @@ from .errors import BIGPriorError
 from .fusion.model import BIGPriorFusion, build_fusion_model, load_fusion_state_dict
 from .fusion.options import FusionOptions
 from .fusion.training import SHIFT, checkpoint_name, load_checkpoint
-from .generators import PGGANGenerator, load_pggan, resolve_generator_path
-from .generators.zoo import DEFAULT_GENERATOR
+from .generators import PGGANGenerator, load_pggan
+from .zoo import resolve_generator_path
 from .inversion.losses import build_loss
 from .inversion.stage import Inverter
 from .runtime import add_runtime_flags, resolve_device, str2bool
@@ -257,7 +257,7 @@ def format_table(rows: Sequence[Restoration]) -> str:
 
 def load_generator(gan_model: str | None = None, gan_weights: str | None = None) -> PGGANGenerator:
     """The built-in generator, or a published one by name or file."""
-    return load_pggan(resolve_generator_path(gan_model, gan_weights) if (gan_model or gan_weights) else DEFAULT_GENERATOR)
+    return load_pggan(resolve_generator_path(gan_model, gan_weights))
 
 
 def working_mask(mask_image: torch.Tensor, resolution: int) -> torch.Tensor:

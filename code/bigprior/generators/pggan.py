@@ -23,7 +23,7 @@ from torch import nn
 
 from ..errors import BIGPriorError
 from .official import read_official_generator
-from .zoo import missing_weights_message
+from ..zoo import missing_weights_message
 
 INIT_RESOLUTION = 4
 LEAKY_SLOPE = 0.2
