@@ -19,6 +19,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "check-inversion": ("bigprior.inversion.check", "invert generated images to test a generator and settings"),
     "prepare-lsun": ("bigprior.lsun", "export LSUN LMDB images as 256x256 PNGs (data/lsun/<category>)"),
     "convert-pggan": ("bigprior.generators.convert", "convert an official PGGAN pickle to a PyTorch state dict + sample grid"),
+    "convert-stylegan2": ("bigprior.generators.stylegan2_convert", "convert a StyleGAN2-ADA network pickle to a PyTorch config + state dict + sample grid"),
     "report": ("bigprior.report", "tables and figures of experiments (code/report.py): reports/<name>/summary.md"),
     "train-dncnn": ("bigprior.baselines.dncnn_cli", "train and test the DnCNN denoiser baseline (code/train_dncnn.py)"),
     "inpaint-baseline": ("bigprior.baselines.inpainting", "OpenCV inpainting baselines, Telea and Navier-Stokes (code/inpaint_baseline.py)"),
