@@ -14,7 +14,7 @@ from skimage import data as skimage_data
 from bigprior.defaults import task_defaults
 from bigprior.demo import TaskResult, format_table
 from bigprior.generators import load_pggan
-from bigprior.generators.zoo import DEFAULT_GENERATOR
+from bigprior.zoo import DEFAULT_GENERATOR
 from bigprior.restore import main as restore_main
 from bigprior.runtime import run_cli
 from conftest import ROOT, run_script

@@ -18,11 +18,9 @@ from . import imageio
 from .degradations import BlindAWGN, Colorization, Degradation, Inpainting, RandomMaskInpainting
 from .errors import BIGPriorError
 from .fusion.model import BIGPriorFusion, load_fusion_file
-from .generators.zoo import DEFAULT_GENERATOR
+from .zoo import DEFAULTS_FILE
 from .inversion.stage import InversionSettings
 
-ASSETS_DIR = DEFAULT_GENERATOR.parent
-SETTINGS_FILE = ASSETS_DIR / "defaults.json"
 
 
 @dataclass(frozen=True)
@@ -47,7 +45,7 @@ class TaskDefault:
         return model.to(device)
 
 
-def task_defaults(settings_file: Path = SETTINGS_FILE) -> dict[str, TaskDefault]:
+def task_defaults(settings_file: Path = DEFAULTS_FILE) -> dict[str, TaskDefault]:
     """The built-in default of every task, from `defaults.json`."""
     if not settings_file.is_file():
         raise BIGPriorError(f"{settings_file}: the built-in default's settings are missing (see results/reduced_scale/)")

@@ -32,8 +32,8 @@ from .defaults import TaskDefault, task_defaults
 from .degradations import Degradation, Inpainting, Observation, luma, read_mask
 from .errors import BIGPriorError
 from .fusion.model import BIGPriorFusion, load_fusion_run
-from .generators import PGGANGenerator, load_pggan, resolve_generator_path
-from .generators.zoo import DEFAULT_GENERATOR
+from .generators import PGGANGenerator, load_pggan
+from .zoo import resolve_generator_path
 from .inversion.losses import build_loss
 from .inversion.stage import Inverter
 from .runtime import add_runtime_flags, resolve_device, str2bool
@@ -238,7 +238,7 @@ def format_table(rows: Sequence[Restoration]) -> str:
 
 def load_generator(gan_model: str | None = None, gan_weights: str | None = None) -> PGGANGenerator:
     """The built-in generator, or a published one by name or file."""
-    return load_pggan(resolve_generator_path(gan_model, gan_weights) if (gan_model or gan_weights) else DEFAULT_GENERATOR)
+    return load_pggan(resolve_generator_path(gan_model, gan_weights))
 
 
 def working_mask(mask_image: torch.Tensor, resolution: int) -> torch.Tensor:

@@ -183,6 +183,17 @@ def chosen_test_epoch(options: EpochOptions) -> int:
     return select_test_epoch(options.test_epoch_rule, options.epochs, period)
 
 
+def random_crop(batch: tuple[torch.Tensor, ...], size: int, generator: torch.Generator) -> tuple[torch.Tensor, ...]:
+    """The same random square of every tensor; the corner is drawn from the (CPU) generator as Python
+    ints, so cropping device tensors needs no host sync."""
+    height, width = batch[0].shape[-2:]
+    if size >= min(height, width):
+        return batch
+    top = int(torch.randint(0, height - size + 1, (1,), generator=generator))
+    left = int(torch.randint(0, width - size + 1, (1,), generator=generator))
+    return tuple(t[..., top : top + size, left : left + size] for t in batch)
+
+
 @dataclass
 class EpochReport:
     epoch: int

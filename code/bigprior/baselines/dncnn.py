@@ -34,8 +34,7 @@ from ..degradations import BlindAWGN, degradation_class
 from ..errors import BIGPriorError
 from ..experiment import METRICS_FILE, MSE_FILE, NET_DATA_DIR, Experiment, split_experiment_name
 from ..fusion.model import INPUT_SHIFT, DnCNN, init_paper_weights, load_fusion_state_dict, paper_state_dict
-from ..fusion.training import random_crop
-from ..run import BatchLoss, EpochTrainer, Run, RunOptions, check_epoch_rule, chosen_test_epoch, load_weights
+from ..run import BatchLoss, EpochTrainer, Run, RunOptions, check_epoch_rule, chosen_test_epoch, load_weights, random_crop
 from ..runtime import check_precision, numeric_mode, upload
 
 METHOD = "DnCNN"  # outputs in inter_data/<experiment>/DnCNNoutput/

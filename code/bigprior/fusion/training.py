@@ -28,22 +28,11 @@ from ..errors import BIGPriorError
 from ..experiment import (
     AUC_FILE, METRICS_FILE, MSE_FILE, NET_DATA_DIR, PHI_MEAN_FILE, PRIOR_AUC_FILE, PRIOR_MSE_FILE, Experiment,
 )
-from ..run import BatchLoss, EpochReport, EpochTrainer, Run, chosen_test_epoch
+from ..run import BatchLoss, EpochReport, EpochTrainer, Run, chosen_test_epoch, random_crop
 from ..runtime import memory_format, numeric_mode
 from .data import TripletSet, load_triplets
 from .model import BIGPriorFusion, build_fusion_model, load_fusion_run, load_fusion_state_dict, paper_state_dict
 from .options import FusionOptions
-
-
-def random_crop(batch: tuple[torch.Tensor, ...], size: int, generator: torch.Generator) -> tuple[torch.Tensor, ...]:
-    """The same random square of every tensor; the corner is drawn from the (CPU) generator as Python
-    ints, so cropping device tensors needs no host sync."""
-    height, width = batch[0].shape[-2:]
-    if size >= min(height, width):
-        return batch
-    top = int(torch.randint(0, height - size + 1, (1,), generator=generator))
-    left = int(torch.randint(0, width - size + 1, (1,), generator=generator))
-    return tuple(t[..., top : top + size, left : left + size] for t in batch)
 
 
 def _build_model(options: FusionOptions, experiment: Experiment) -> BIGPriorFusion:

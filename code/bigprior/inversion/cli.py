@@ -20,7 +20,8 @@ import torch
 
 from ..degradations import BlindAWGN, Colorization, Degradation, Inpainting, RandomMaskInpainting, read_mask
 from ..errors import BIGPriorError
-from ..generators import PGGANGenerator, load_pggan, resolve_generator_path
+from ..generators import PGGANGenerator, load_pggan
+from ..zoo import resolve_generator_path
 from ..runtime import PRECISIONS, resolve_device, str2bool
 from .losses import build_loss
 from .distributed import ProcessShare, gather_summaries, process_group
