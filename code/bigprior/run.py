@@ -267,7 +267,7 @@ class EpochTrainer:
                 on_epoch_end(EpochReport(epoch, float(self.loss_log[epoch]), seconds, self.optimizer.param_groups[0]["lr"]))
 
     def _save(self, epoch: int) -> None:
-        imageio.torch_save(self.run.checkpoint(epoch), self.state_of(self.model))
         imageio.write_npy(self.run.folder / LOSS_FILE, self.loss_log)
-        self.run.save_state({"epoch": epoch, "optimizer": self.optimizer.state_dict(), "scheduler": self.scheduler.state_dict(),
-                             "loss_log": torch.from_numpy(self.loss_log.copy())})
+        state = {"epoch": epoch, "optimizer": self.optimizer.state_dict(), "scheduler": self.scheduler.state_dict(),
+                 "loss_log": torch.from_numpy(self.loss_log.copy())}
+        self.run.save_state(state, {checkpoint_name(epoch): self.state_of(self.model)})

@@ -276,11 +276,6 @@ def write_samples(path: Path, generator: PGGANGenerator, options: GANOptions, de
     write_grid(path, images, options.grid_size)
 
 
-def write_generators(folder: Path, generator: PGGANGenerator) -> None:
-    imageio.torch_save(folder / GENERATOR_FILE, generator_state(generator, torch.float32))
-    imageio.torch_save(folder / GENERATOR_FP16_FILE, generator_state(generator, torch.float16))
-
-
 def _write_stats(folder: Path, stats: list[dict]) -> None:
     imageio.write_text(folder / STATS_FILE, "".join(json.dumps(imageio.finite_or_null(row), allow_nan=False) + "\n" for row in stats))
 
@@ -315,8 +310,9 @@ class RunState:
 
 
 def _save_checkpoint(run: Run, nets: Networks, state: RunState) -> None:
-    write_generators(run.folder, nets.generator_ema)
-    run.save_state({**nets.state_dict(), **asdict(state)})
+    generators = {GENERATOR_FILE: generator_state(nets.generator_ema, torch.float32),
+                  GENERATOR_FP16_FILE: generator_state(nets.generator_ema, torch.float16)}
+    run.save_state({**nets.state_dict(), **asdict(state)}, generators)
 
 
 def _train_steps(
