@@ -21,6 +21,7 @@ sys.path.insert(0, str(CODE))
 SHARED = Path(os.environ.get("BIGPRIOR_SHARED", ROOT.parent / "shared")).resolve()
 PAPER = SHARED / "bigprior-paper"
 VECTORS = SHARED / "testvectors" / "pggan"
+STYLEGAN2 = SHARED / "testvectors" / "stylegan2"
 
 
 def require_shared(path: Path) -> Path:

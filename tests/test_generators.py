@@ -12,7 +12,8 @@ from conftest import VECTORS, require_shared
 from official_pggan import summed_kernel, transposed_conv_by_hand
 
 from bigprior.errors import BIGPriorError
-from bigprior.generators import load_pggan, pggan, zoo
+from bigprior import zoo
+from bigprior.generators import load_pggan, pggan
 from bigprior.generators.pggan import PGGANBlock, generator_from_state_dict
 
 torch.set_num_threads(2)
@@ -132,13 +133,14 @@ def test_missing_file_names_path_model_and_where_published(tmp_path):
     with pytest.raises(BIGPriorError) as err:
         load_pggan(path)
     message = str(err.value)
-    assert str(path) in message and "pggan_bedroom" in message and zoo.WHERE_PUBLISHED in message
+    assert str(path) in message and "pggan_bedroom" in message and zoo.PGGAN_PUBLISHED in message
 
 
 def test_zoo_names_both_files_and_takes_the_official_pickle(tmp_path, monkeypatch):
-    monkeypatch.setattr(zoo, "PRETRAINED_DIR", tmp_path)
-    with pytest.raises(BIGPriorError, match="pggan_church.*pggan_churchoutdoor256_generator.pth.*"
-                                            "karras2018iclr-lsun-churchoutdoor-256x256.pkl"):
+    monkeypatch.chdir(tmp_path)  # no cache/weights/ or code/mganprior/... here
+    monkeypatch.setenv(zoo.WEIGHTS_ENV, str(tmp_path))
+    with pytest.raises(BIGPriorError, match="pggan_church.*pggan_churchoutdoor256_generator.pth or "
+                                            "karras2018iclr-lsun-churchoutdoor-256x256.pkl not found"):
         zoo.resolve_generator_path("pggan_churchoutdoor")
     (tmp_path / "karras2018iclr-lsun-churchoutdoor-256x256.pkl").write_bytes(b"")
     assert zoo.resolve_generator_path("pggan_churchoutdoor").name.endswith(".pkl")

@@ -16,7 +16,8 @@ from bigprior.errors import BIGPriorError
 from bigprior.generators import PGGANGenerator, load_pggan
 from bigprior.inversion import InversionLoss, MultiCodeGenerator, VGGFeatures, build_loss, initial_codes, invert
 from bigprior.inversion.folded import upsample_conv_kernel
-from bigprior.inversion.losses import VGG16_FILE, find_vgg16_weights, vgg16_features
+from bigprior.inversion.losses import vgg16_features
+from bigprior.zoo import VGG16_FILE, find_vgg16_weights
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -231,11 +232,13 @@ def test_vgg_loss_matches_mganprior_formula(random_vgg_file, torchvision_vgg16, 
 
 
 def test_vgg_weights_are_found_in_torch_caches(random_vgg_file, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # no workspace cache/weights/ here
+    monkeypatch.delenv("BIGPRIOR_WEIGHTS", raising=False)
     xdg = tmp_path / "xdg"
     (xdg / "torch" / "checkpoints").mkdir(parents=True)
     monkeypatch.setenv("XDG_CACHE_HOME", str(xdg))
     monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch_home"))
-    with pytest.raises(BIGPriorError, match=rf"{VGG16_FILE}.*not found in .*xdg/torch/checkpoints or .*torch_home/hub/checkpoints"):
+    with pytest.raises(BIGPriorError, match=rf"{VGG16_FILE}.*looked in .*xdg/torch/checkpoints, .*torch_home/hub/checkpoints"):
         find_vgg16_weights()
     (tmp_path / "torch_home" / "hub" / "checkpoints").mkdir(parents=True)
     hub_file = tmp_path / "torch_home" / "hub" / "checkpoints" / VGG16_FILE

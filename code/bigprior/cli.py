@@ -19,6 +19,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "check-inversion": ("bigprior.inversion.check", "invert generated images to test a generator and settings"),
     "prepare-lsun": ("bigprior.lsun", "export LSUN LMDB images as 256x256 PNGs (data/lsun/<category>)"),
     "convert-pggan": ("bigprior.generators.convert", "convert an official PGGAN pickle to a PyTorch state dict + sample grid"),
+    "convert-stylegan2": ("bigprior.generators.stylegan2_convert", "convert a StyleGAN2-ADA network pickle to a PyTorch config + state dict + sample grid"),
     "report": ("bigprior.report", "tables and figures of experiments (code/report.py): reports/<name>/summary.md"),
     "train-dncnn": ("bigprior.baselines.dncnn_cli", "train and test the DnCNN denoiser baseline (code/train_dncnn.py)"),
     "inpaint-baseline": ("bigprior.baselines.inpainting", "OpenCV inpainting baselines, Telea and Navier-Stokes (code/inpaint_baseline.py)"),
@@ -45,7 +46,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: unknown command {command!r}\n\n{_usage()}", file=sys.stderr)
         return 2
     module = importlib.import_module(COMMANDS[command][0])
-    return run_cli(module.main, rest)
+    program = sys.argv[0]
+    sys.argv[0] = f"bigprior {command}"  # argparse's default prog: usage lines say `bigprior <command>`
+    try:
+        return run_cli(module.main, rest)
+    finally:
+        sys.argv[0] = program
 
 
 if __name__ == "__main__":

@@ -19,12 +19,10 @@ import torch
 from . import imageio
 from .degradations import Degradation, degradation_class
 from .errors import BIGPriorError
-from .fusion.model import BIGPriorFusion, build_fusion_model, load_fusion_state_dict
-from .generators.zoo import DEFAULT_GENERATOR
+from .fusion.model import BIGPriorFusion, load_fusion_file
+from .zoo import DEFAULTS_FILE
 from .inversion.stage import InversionSettings
 
-ASSETS_DIR = DEFAULT_GENERATOR.parent
-SETTINGS_FILE = ASSETS_DIR / "defaults.json"
 
 
 @dataclass(frozen=True)
@@ -47,11 +45,8 @@ class TaskDefault:
     def fusion_model(self, observation_channels: int, device: torch.device) -> BIGPriorFusion:
         if not self.fusion_file.is_file():
             raise BIGPriorError(f"{self.fusion_file}: the built-in fusion network of task {self.task} is missing")
-        model = build_fusion_model(observation_channels, layers=self.dncnn_layers, extend_input=self.extend_input)
-        state = torch.load(self.fusion_file, map_location="cpu", weights_only=True)
-        load_fusion_state_dict(model, {k: v.float() if v.is_floating_point() else v for k, v in state.items()},
-                               str(self.fusion_file))
-        return model.to(device).eval()
+        model = load_fusion_file(self.fusion_file, observation_channels, layers=self.dncnn_layers, extend_input=self.extend_input)
+        return model.to(device)
 
     def to_json(self, folder: Path) -> dict[str, Any]:
         """The task's entry of defaults.json; the fusion file is named relative to `folder`."""
@@ -95,7 +90,7 @@ class BuiltinDefault:
         return self.tasks[task]
 
 
-def load_defaults(settings_file: Path = SETTINGS_FILE) -> BuiltinDefault:
+def load_defaults(settings_file: Path = DEFAULTS_FILE) -> BuiltinDefault:
     """The built-in default as `defaults.json` describes it (files relative to its folder)."""
     if not settings_file.is_file():
         raise BIGPriorError(f"{settings_file}: the built-in default's settings are missing (see results/reduced_scale/)")
@@ -108,12 +103,12 @@ def load_defaults(settings_file: Path = SETTINGS_FILE) -> BuiltinDefault:
         raise BIGPriorError(f"{settings_file}: malformed built-in settings ({exc.__class__.__name__}: {exc})") from exc
 
 
-def task_defaults(settings_file: Path = SETTINGS_FILE) -> dict[str, TaskDefault]:
+def task_defaults(settings_file: Path = DEFAULTS_FILE) -> dict[str, TaskDefault]:
     """The built-in default of every task, from `defaults.json`."""
     return load_defaults(settings_file).tasks
 
 
-def write_defaults(generator_file: Path, tasks: dict[str, TaskDefault], settings_file: Path = SETTINGS_FILE) -> dict:
+def write_defaults(generator_file: Path, tasks: dict[str, TaskDefault], settings_file: Path = DEFAULTS_FILE) -> dict:
     """Write defaults.json (atomically); every file it names must lie in its folder."""
     folder = settings_file.parent
     settings = {"generator": generator_file.relative_to(folder).as_posix(),

@@ -33,7 +33,6 @@ from PIL import Image
 
 from . import imageio, resampling
 from .errors import BIGPriorError
-from .runtime import str2bool
 from .seeding import STREAM_MASK, STREAM_NOISE, STREAM_SIGMA, numpy_generator, torch_generator
 
 LUMA_WEIGHTS = (0.299, 0.587, 0.114)  # ITU-R 601 luma, as the release's colorization loss and input
@@ -165,10 +164,13 @@ class Degradation(ABC):
 
 
 def add_flag_group(parser: argparse.ArgumentParser, title: str, flags: list[tuple[str, Callable[[str], Any], Any, str]]) -> None:
-    """Add a task's flags (name, type, default, help) to a parser, as one help group."""
+    """Add a task's flags (name, type, default, help) to a parser, as one help group; `bool` flags take
+    the paper's True/False values."""
+    from .runtime import str2bool  # here: runtime imports the experiment contract, which imports this module
+
     group = parser.add_argument_group(title)
     for name, kind, default, text in flags:
-        group.add_argument(name, type=kind, default=default, help=text)
+        group.add_argument(name, type=str2bool if kind is bool else kind, default=default, help=text)
 
 
 REGISTRY: dict[str, type[Degradation]] = {}  # experiment prefix -> class, in the paper's order
@@ -312,7 +314,7 @@ class RandomMaskInpainting(Inpainting):
     @classmethod
     def add_flags(cls, parser: argparse.ArgumentParser) -> None:
         add_flag_group(parser, "random masks", [
-            ("--varmask", str2bool, False, "True: random rectangles per image, saved as mask/{i}.png"),
+            ("--varmask", bool, False, "True: random rectangles per image, saved as mask/{i}.png"),
             ("--min_p", int, 2, "minimum number of rectangles in a mask"),
             ("--max_p", int, 4, "maximum number of rectangles in a mask"),
             ("--width_mean", int, 64, "mean side of a rectangle (normal)"),
@@ -376,7 +378,7 @@ class BlindAWGN(Degradation):
     @classmethod
     def add_flags(cls, parser: argparse.ArgumentParser) -> None:
         add_flag_group(parser, "noise", [
-            ("--single_level", str2bool, False, "True: every image gets sigma_min"),
+            ("--single_level", bool, False, "True: every image gets sigma_min"),
             ("--sigma_min", int, 5, "smallest AWGN sigma (0..255 scale)"),
             ("--sigma_max", int, 75, "largest AWGN sigma (0..255 scale)"),
         ])

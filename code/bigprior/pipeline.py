@@ -30,14 +30,14 @@ from . import imageio, metrics
 from .defaults import BuiltinDefault, TaskDefault, load_defaults
 from .degradations import Degradation, Observation, degradation_class
 from .errors import BIGPriorError
-from .experiment import FUSION_ARGS_FILE, split_experiment_name
-from .fusion.model import BIGPriorFusion, build_fusion_model, load_fusion_state_dict
+from .experiment import FUSION_ARGS_FILE, INVERSION_ARGS_FILE, Experiment, run_workspace, split_experiment_name
+from .fusion.model import BIGPriorFusion, load_fusion_run
 from .fusion.options import FusionOptions
-from .fusion.training import SHIFT, checkpoint_name, load_checkpoint
-from .generators import PGGANGenerator, load_pggan, resolve_generator_path
+from .generators import PGGANGenerator, load_pggan
 from .inversion.losses import build_loss
 from .inversion.stage import InvertedImage, InversionSettings, Inverter
 from .runtime import resolve_device
+from .zoo import resolve_generator_path
 
 DEFAULT_TILE = 512  # side of the fusion tiles (their activations: 64 channels x (512 + 2 x margin)^2 floats)
 SCORE_ROWS = 256  # rows per strip when scoring
@@ -128,10 +128,9 @@ def receptive_radius(network: nn.Module) -> int:
 
 
 def fuse_once(fusion: BIGPriorFusion, x: torch.Tensor, prior: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """(out, phi) of (B,C,H,W) images in [0, 1] (the model takes them shifted by -SHIFT)."""
-    with torch.no_grad():
-        out, phi = fusion(x - SHIFT, prior - SHIFT)
-    return out + SHIFT, phi
+    """(out, phi) of (B,C,H,W) images in [0, 1]."""
+    with torch.inference_mode():
+        return fusion(x, prior)
 
 
 def fuse_tiled(fusion: BIGPriorFusion, x: torch.Tensor, prior: torch.Tensor, tile: int = DEFAULT_TILE,
@@ -159,30 +158,21 @@ def fuse_tiled(fusion: BIGPriorFusion, x: torch.Tensor, prior: torch.Tensor, til
 # the pipeline
 
 
-def load_fusion_run(folder: Path, epoch: int | None, observation_channels: int, device: torch.device) -> BIGPriorFusion:
-    """A fusion network trained by `code/train.py` (its run folder; the last saved epoch unless given)."""
-    folder = Path(folder)
-    if not folder.is_dir():
-        raise BIGPriorError(f"--fusion_run {folder}: run folder not found")
-    options = FusionOptions.load(folder)
-    if epoch is None:
-        epochs = [int(p.stem.removeprefix("net_")) for p in folder.glob("net_*.pth") if p.stem.removeprefix("net_").isdigit()]
-        if not epochs:
-            raise BIGPriorError(f"--fusion_run {folder}: no net_<epoch>.pth checkpoint in the folder")
-        epoch = max(epochs)
-    model = build_fusion_model(observation_channels, options.backbone, options.dncnn_layers, options.extend_input)
-    path = folder / checkpoint_name(epoch)
-    load_fusion_state_dict(model, load_checkpoint(path, torch.device("cpu")), str(path))
-    return model.to(device).eval()
-
-
 def run_resolutions(folder: Path) -> tuple[int | None, int | None]:
-    """(prior side, image side) of a fusion run's training data, from its OURargs.txt keys
+    """(prior side, image side) of a fusion run's training data: from its OURargs.txt keys
     `prior_resolution` and `image_resolution` (the images at the priors' size when only the first is
-    there); (None, None) for a run that does not record them."""
+    there), else from its experiment's mGANargs.txt `prior_resolution` and the size of GT/0.png;
+    (None, None) when neither records it."""
     record = imageio.read_json(Path(folder) / FUSION_ARGS_FILE)
     prior = record.get("prior_resolution")
-    return (int(prior), int(record.get("image_resolution") or prior)) if prior else (None, None)
+    if prior:
+        return int(prior), int(record.get("image_resolution") or prior)
+    experiment = Experiment(record["experiment"], run_workspace(folder))
+    inversion = experiment.dir / INVERSION_ARGS_FILE
+    prior = imageio.read_json(inversion).get("prior_resolution") if inversion.is_file() else None
+    if not prior or not experiment.gt_path(0).is_file():
+        return None, None
+    return int(prior), int(experiment.read_gt(0).shape[-1])
 
 
 def simulate(degradation: Degradation, clean: np.ndarray, index: int, seed: int, reference_side: int) -> Observation:
@@ -242,19 +232,20 @@ class Pipeline:
                    inversion: InversionSettings | None = None, device: torch.device | None = None,
                    iterations: int | None = None, seed: int = 0, **options) -> Pipeline:
         """A generator (weights file, zoo name or module) and a fusion run folder (net_data/<exp>_<ID>)
-        of task `task`; the inversion settings default to the built-in default's for the task."""
-        run_task = split_experiment_name(FusionOptions.load(Path(fusion_run)).experiment)[0]
-        if run_task != task:
-            raise BIGPriorError(f"--fusion_run {fusion_run}: a {degradation_class(run_task).title} network, "
-                                f"not {degradation_class(task).title}")
+        of a task restored the same way as `task` (e.g. an inpcrop network for inpvar holes); the
+        inversion settings default to the built-in default's for `task`."""
         device = device or resolve_device()
+        fusion = load_fusion_run(fusion_run, epoch, device, "--fusion_run ")
+        run_task = split_experiment_name(FusionOptions.load(Path(fusion_run)).experiment)[0]
+        if degradation_class(run_task).verb != degradation_class(task).verb:
+            raise BIGPriorError(f"--fusion_run {fusion_run}: a {degradation_class(run_task).title} network, "
+                                f"not one for {degradation_class(task).title}")
         if not isinstance(generator, nn.Module):
             path = Path(generator)
             generator = load_pggan(path if path.suffix else resolve_generator_path(str(generator)))
         degradation = degradation or degradation_class(task).from_settings(_default_for(task).degradation)
         settings = inversion or _default_for(task).inversion
         inverter = _inverter(generator, degradation, settings, device, iterations, seed)
-        fusion = load_fusion_run(Path(fusion_run), epoch, degradation.observation_channels, device)
         prior_resolution, image_resolution = run_resolutions(Path(fusion_run))
         return cls(inverter, fusion, image_resolution=image_resolution, prior_resolution=prior_resolution, **options)
 

@@ -29,11 +29,12 @@ from . import imageio
 from .defaults import load_defaults
 from .degradations import Degradation, Observation, read_mask, restore_class, restore_verbs
 from .errors import BIGPriorError
-from .generators import load_pggan, resolve_generator_path
+from .generators import load_pggan
 from .photos import Photo, read_photo
 from .pipeline import Pipeline, simulate
 from .writer import OUTPUT_KINDS, check_output_folder, write_restoration
 from .runtime import add_runtime_flags, resolve_device, str2bool
+from .zoo import resolve_generator_path
 
 BATCH = 8  # photos read, inverted and written at a time, at most
 BATCH_PIXELS = 16_000_000  # and at most this many pixels (a 4000x3000 photo goes alone)
@@ -127,7 +128,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--gan_model", default=None, help="a published generator's name instead of the built-in one")
     parser.add_argument("--gan_weights", default=None, help="a generator weights file instead of the built-in one")
     parser.add_argument("--fusion_run", default=None, help="a fusion run folder (net_data/<exp>_<ID>) instead of the built-in network")
-    parser.add_argument("--fusion_epoch", type=int, default=None, help="checkpoint epoch of --fusion_run (default: the last)")
+    parser.add_argument("--fusion_epoch", type=int, default=None, help="checkpoint epoch of --fusion_run (default: the one its test_epoch_rule picks, else the last)")
     parser.add_argument("--iterations", type=int, default=None, help="inversion steps (default: the built-in setting)")
     parser.add_argument("--tile", type=int, default=512, help="side of the tiles the fusion runs in (bounds memory)")
     add_runtime_flags(parser)

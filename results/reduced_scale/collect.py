@@ -23,7 +23,8 @@ ROOT = HERE.parents[1]
 sys.path.insert(0, str(ROOT / "code"))
 
 from bigprior import imageio  # noqa: E402
-from bigprior.defaults import ASSETS_DIR, SETTINGS_FILE, TaskDefault, load_defaults, write_defaults  # noqa: E402
+from bigprior.defaults import TaskDefault, load_defaults, write_defaults  # noqa: E402
+from bigprior.zoo import ASSETS_DIR, DEFAULTS_FILE  # noqa: E402
 from bigprior.degradations import REGISTRY  # noqa: E402
 from bigprior.experiment import Experiment  # noqa: E402
 from bigprior.fusion.options import FusionOptions  # noqa: E402
@@ -129,7 +130,7 @@ def main() -> None:
     print(text)
     if not args.no_defaults:
         make_defaults(workspace)
-        print(f"built-in defaults written to {SETTINGS_FILE}")
+        print(f"built-in defaults written to {DEFAULTS_FILE}")
 
 
 if __name__ == "__main__":

@@ -1,7 +1,12 @@
-"""Pretrained generators: the PGGAN generator, its loaders (converted, genforce, official pickles) and the model zoo."""
+"""Pretrained generators: PGGAN and StyleGAN2(-ADA), their loaders (converted files, genforce, official
+pickles read without running them) and the generic `load_generator` (names and files of published
+weights: `bigprior.zoo`)."""
 
+from .load import load_generator
 from .official import read_official_pickle
 from .pggan import PGGANGenerator, load_pggan
-from .zoo import MODEL_ZOO, resolve_generator_path
+from .stylegan2 import StyleGAN2Config, StyleGAN2Generator
+from .stylegan2_files import load_stylegan2
 
-__all__ = ["MODEL_ZOO", "PGGANGenerator", "load_pggan", "read_official_pickle", "resolve_generator_path"]
+__all__ = ["PGGANGenerator", "StyleGAN2Config", "StyleGAN2Generator", "load_generator", "load_pggan",
+           "load_stylegan2", "read_official_pickle"]

@@ -6,7 +6,8 @@ Reads anything `load_pggan` reads (the official TensorFlow pickles, without Tens
 checkpoints; converted state dicts) and writes the generator's state dict in the layout mGANprior and
 the paper's code load (`lod`, `layer{i}.conv.weight`, `layer{i}.wscale.bias`, `output{b}.*`), plus a
 grid of samples from fixed seeds to check the conversion by eye. Converting the same file twice gives
-byte-identical outputs.
+byte-identical outputs. The output flags, the sample grid and the writing are shared with
+`convert-stylegan2` (`stylegan2_convert.py`).
 """
 
 from __future__ import annotations
@@ -18,21 +19,24 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from torch import nn
 
 from ..errors import BIGPriorError
 from ..imageio import image_grid, torch_save, write_png
 from ..runtime import add_runtime_flags, resolve_device
-from .pggan import GENERATOR_CHOICES, PGGANGenerator, load_pggan
+from .pggan import GENERATOR_CHOICES, load_pggan
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="bigprior convert-pggan",
-                                     description="Convert a PGGAN generator (official .pkl, genforce or converted .pth) "
-                                                 "to the converted PyTorch state-dict layout, with a sample grid.")
-    parser.add_argument("input", help="official PGGAN pickle (karras2018iclr-*.pkl), or a genforce / converted .pth")
-    parser.add_argument("output", help="state dict to write, e.g. pggan_bedroom256_generator.pth")
-    parser.add_argument("--which", choices=GENERATOR_CHOICES, default="Gs",
-                        help="Gs: the moving-average generator (the published one, default); G: the trained one")
+def conversion_parser(family: str, description: str, input_help: str, output_example: str,
+                      networks: tuple[str, ...]) -> argparse.ArgumentParser:
+    """The flags every convert command has: input, output, --which (the first network is the published,
+    moving-average one), the sample grid, --overwrite and the runtime flags."""
+    parser = argparse.ArgumentParser(prog=f"bigprior convert-{family}", description=description)
+    parser.add_argument("input", help=input_help)
+    parser.add_argument("output", help=f"file to write, e.g. {output_example}")
+    parser.add_argument("--which", choices=networks, default=networks[0],
+                        help=f"{networks[0]}: the moving-average generator (the published one, default); "
+                             f"{networks[1]}: the trained one")
     parser.add_argument("--grid", default=None, help="sample grid PNG (default: <output stem>_samples.png beside it)")
     parser.add_argument("--samples", type=int, default=16, help="images in the sample grid (default 16)")
     parser.add_argument("--overwrite", action="store_true", help="replace existing output files")
@@ -40,7 +44,14 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def sample_grid(generator: PGGANGenerator, count: int, seed: int, device: torch.device, batch_size: int = 8) -> np.ndarray:
+def build_parser() -> argparse.ArgumentParser:
+    return conversion_parser("pggan", "Convert a PGGAN generator (official .pkl, genforce or converted .pth) to the "
+                                      "converted PyTorch state-dict layout, with a sample grid.",
+                             "official PGGAN pickle (karras2018iclr-*.pkl), or a genforce / converted .pth",
+                             "pggan_bedroom256_generator.pth", GENERATOR_CHOICES)
+
+
+def sample_grid(generator: nn.Module, count: int, seed: int, device: torch.device, batch_size: int = 8) -> np.ndarray:
     """Images of `count` codes z ~ N(0, 1) drawn from `seed` (on the CPU, so any device draws the same)."""
     codes = torch.randn(count, generator.z_dim, generator=torch.Generator().manual_seed(seed))
     generator = generator.to(device)
@@ -49,8 +60,8 @@ def sample_grid(generator: PGGANGenerator, count: int, seed: int, device: torch.
     return image_grid((images + 1) / 2)
 
 
-def main(argv: Sequence[str] | None = None) -> None:
-    args = build_parser().parse_args(argv)
+def output_paths(args: argparse.Namespace) -> tuple[Path, Path]:
+    """The converted file and the sample grid, checked before anything is read or written."""
     output = Path(args.output)
     grid = Path(args.grid) if args.grid else output.with_name(f"{output.stem}_samples.png")
     if args.samples < 1:
@@ -58,10 +69,22 @@ def main(argv: Sequence[str] | None = None) -> None:
     for path in (output, grid):
         if path.exists() and not args.overwrite:
             raise BIGPriorError(f"{path}: exists already (pass --overwrite to replace it)")
-    device = resolve_device(args.device)
+    return output, grid
+
+
+def write_conversion(args: argparse.Namespace, generator: nn.Module, content: object) -> tuple[Path, Path]:
+    """Write `content` (torch_save: the same content gives the same bytes) and the sample grid."""
+    output, grid = output_paths(args)
+    torch_save(output, content)
+    write_png(grid, sample_grid(generator, args.samples, args.seed, resolve_device(args.device)))
+    return output, grid
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    args = build_parser().parse_args(argv)
+    output_paths(args)
     generator = load_pggan(args.input, which=args.which)
-    torch_save(output, OrderedDict(generator.state_dict()))
-    write_png(grid, sample_grid(generator, args.samples, args.seed, device))
+    output, grid = write_conversion(args, generator, OrderedDict(generator.state_dict()))
     parameters = sum(p.numel() for p in generator.parameters())
     fused = ", fused upsampling" if generator.fused_scale else ""
     print(f"{args.input} ({args.which}) -> {output}: {generator.resolution}x{generator.resolution} PGGAN{fused}, "

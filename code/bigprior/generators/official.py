@@ -4,10 +4,10 @@ The PGGAN release (https://github.com/tkarras/progressive_growing_of_gans) publi
 pickles such as `karras2018iclr-lsun-bedroom-256x256.pkl`: a tuple (G, D, Gs) of `tfutil.Network`
 objects, each pickled as its state `{'version': 2, 'name', 'static_kwargs', 'build_module_src',
 'build_func_name', 'variables': [(name, numpy array), ...]}`. Loading one with `pickle.load` imports
-`tfutil` and executes `build_module_src`, and any pickle can run code while it loads. Here a restricted
-unpickler resolves only the network class (to a plain record that keeps the state and runs nothing)
-and numpy's array, scalar and dtype constructors (under their numpy 1 and numpy 2 names); any other
-global is refused, naming it.
+`tfutil` and executes `build_module_src`, and any pickle can run code while it loads. Here the restricted unpickler
+(`safe_pickle.py`) resolves only the network class (to a plain record that keeps the state and runs
+nothing) and numpy's array, scalar and dtype constructors (under their numpy 1 and numpy 2 names); any
+other global is refused, naming it.
 
 The `G_paper` variables are converted to the layout of the converted PyTorch checkpoints, as genforce
 converted them: Dense weight (z, C*16) -> `view(z, C, 4, 4).permute(1, 0, 2, 3).flip(2, 3)`; conv
@@ -17,7 +17,6 @@ weights (kh, kw, in, out) -> `permute(3, 2, 0, 1)`; fused `Conv0_up` weights (kh
 
 from __future__ import annotations
 
-import importlib
 import os
 import pickle
 from collections.abc import Callable
@@ -29,24 +28,13 @@ import numpy as np
 import torch
 
 from ..errors import BIGPriorError
-
-NUMPY_PACKAGES = ("numpy._core", "numpy.core")  # numpy 2 names first; numpy 1 pickles use numpy.core
+from .safe_pickle import load_restricted, numpy_globals
 
 # G_paper's defaults for the settings that fix the channel widths (official networks.py)
 G_PAPER_FMAP_DEFAULTS = {"fmap_base": 8192, "fmap_decay": 1.0, "fmap_max": 512}
 # settings whose non-default values would need layers this generator does not have
 G_PAPER_REQUIRED = {"normalize_latents": True, "use_wscale": True, "use_pixelnorm": True,
                     "use_leakyrelu": True, "pixelnorm_epsilon": 1e-8}
-
-
-def _numpy_attr(submodule: str, name: str) -> Any:
-    """numpy's own reconstruction function, wherever this numpy version keeps it."""
-    for package in NUMPY_PACKAGES:
-        try:
-            return getattr(importlib.import_module(f"{package}.{submodule}"), name)
-        except (ImportError, AttributeError):
-            continue
-    raise ImportError(f"numpy has no {submodule}.{name}")
 
 
 class PickledNetwork:
@@ -58,46 +46,19 @@ class PickledNetwork:
         self.state = state
 
 
-class _RestrictedUnpickler(pickle.Unpickler):
-    """Resolves only the globals an official PGGAN pickle needs; refuses every other one.
+PGGAN_NEEDS = "an official PGGAN pickle needs only tfutil.Network and numpy arrays"
 
-    The table is built per load (a fresh record class, fresh wrappers), so nothing a pickle does to
-    the objects it is handed (BUILD on a global) outlives the load."""
 
-    def __init__(self, file: Any, source: str) -> None:
-        super().__init__(file)
-        self.source = source
-        reconstruct = _numpy_attr("multiarray", "_reconstruct")
-        scalar = _numpy_attr("multiarray", "scalar")
-        frombuffer = _numpy_attr("numeric", "_frombuffer")
+def pggan_globals() -> dict[tuple[str, str], Any]:
+    """The globals an official PGGAN pickle may name: a fresh record class per load, numpy, latin-1 bytes."""
 
-        def array_from_buffer(*args: Any) -> np.ndarray:  # protocol-5 arrays
-            return frombuffer(*args)
+    def latin1_bytes(text: str, encoding: str) -> bytes:  # how protocol 2 stores bytes on Python 3
+        if encoding not in ("latin1", "latin-1"):
+            raise pickle.UnpicklingError(f"_codecs.encode with encoding {encoding!r} is not allowed")
+        return text.encode("latin1")
 
-        def latin1_bytes(text: str, encoding: str) -> bytes:  # how protocol 2 stores bytes on Python 3
-            if encoding not in ("latin1", "latin-1"):
-                raise pickle.UnpicklingError(f"_codecs.encode with encoding {encoding!r} is not allowed")
-            return text.encode("latin1")
-
-        self.allowed: dict[tuple[str, str], Any] = {
-            ("tfutil", "Network"): type("Network", (PickledNetwork,), {"__slots__": ()}),
-            ("numpy", "ndarray"): np.ndarray,
-            ("numpy", "dtype"): np.dtype,
-            ("_codecs", "encode"): latin1_bytes,
-        }
-        for package in NUMPY_PACKAGES:
-            self.allowed[(f"{package}.multiarray", "_reconstruct")] = reconstruct
-            self.allowed[(f"{package}.multiarray", "scalar")] = scalar
-            self.allowed[(f"{package}.numeric", "_frombuffer")] = array_from_buffer
-
-    def find_class(self, module: str, name: str) -> Any:
-        try:
-            return self.allowed[(module, name)]
-        except KeyError:
-            raise BIGPriorError(
-                f"{self.source}: refused to load: the pickle asks for {module}.{name}, which is not allowed "
-                "(an official PGGAN pickle needs only tfutil.Network and numpy arrays; this file may try to run code)"
-            ) from None
+    return {("tfutil", "Network"): type("Network", (PickledNetwork,), {"__slots__": ()}),
+            ("_codecs", "encode"): latin1_bytes, **numpy_globals()}
 
 
 @dataclass(frozen=True)
@@ -134,16 +95,7 @@ def _network_from_state(state: Any, source: str, position: int) -> OfficialNetwo
 def read_official_pickle(path: str | os.PathLike) -> list[OfficialNetwork]:
     """The networks of an official pickle (normally G, D, Gs), read with the restricted unpickler."""
     path = Path(path)
-    try:
-        with open(path, "rb") as f:
-            content = _RestrictedUnpickler(f, str(path)).load()
-    except BIGPriorError:
-        raise
-    except Exception as exc:  # a damaged pickle fails in many ways (EOFError, UnpicklingError, TypeError, ...)
-        raise BIGPriorError(
-            f"{path}: not a readable PGGAN pickle, truncated or damaged ({exc.__class__.__name__}: {exc}); "
-            "expected an official .pkl or a PyTorch .pth"
-        ) from exc
+    content = load_restricted(path, pggan_globals(), PGGAN_NEEDS, "PGGAN pickle")
     if isinstance(content, PickledNetwork):
         content = (content,)
     if not isinstance(content, (tuple, list)) or not content or not all(isinstance(n, PickledNetwork) for n in content):

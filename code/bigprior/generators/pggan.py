@@ -16,14 +16,15 @@ import math
 import os
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from ..errors import BIGPriorError
+from .checkpoint import PGGAN, GeneratorFile, check_state_dict, identify_generator_file
 from .official import read_official_generator
-from .zoo import missing_weights_message
 
 INIT_RESOLUTION = 4
 LEAKY_SLOPE = 0.2
@@ -196,21 +197,6 @@ def architecture_from_state_dict(state: Mapping[str, torch.Tensor], source: str)
     }
 
 
-def check_state_dict(model: nn.Module, state: Mapping[str, torch.Tensor], source: str) -> None:
-    """Raise naming the first missing, extra or mis-shaped key (never load partially)."""
-    own = model.state_dict()
-    for key, value in own.items():
-        if key not in state:
-            raise BIGPriorError(f"{source}: missing key {key}")
-        if not isinstance(state[key], torch.Tensor):
-            raise BIGPriorError(f"{source}: key {key} is a {type(state[key]).__name__}, expected a tensor")
-        if tuple(state[key].shape) != tuple(value.shape):
-            raise BIGPriorError(f"{source}: key {key} has shape {tuple(state[key].shape)}, expected {tuple(value.shape)}")
-    for key in state:
-        if key not in own:
-            raise BIGPriorError(f"{source}: unexpected key {key}")
-
-
 def generator_from_state_dict(state: Mapping[str, torch.Tensor], source: str = "state dict") -> PGGANGenerator:
     """Build the generator a converted-layout state dict describes and load it (checked, never partial)."""
     arch = architecture_from_state_dict(state, source)
@@ -241,22 +227,9 @@ def from_genforce_layout(state: Mapping[str, torch.Tensor]) -> dict[str, torch.T
 # ---------------------------------------------------------------------------------------------
 # files
 
-_ZIP_MAGIC = b"PK\x03\x04"
-_LEGACY_TORCH_MAGIC = b"\x80\x02\x8a\x0al\xfc\x9cF\xf9 j\xa8P\x19"  # pickled torch.serialization.MAGIC_NUMBER
 
-
-def is_torch_file(path: Path) -> bool:
-    """True for files written by torch.save (zip archive, or the legacy format of torch < 1.6)."""
-    with open(path, "rb") as f:
-        head = f.read(len(_LEGACY_TORCH_MAGIC))
-    return head.startswith(_ZIP_MAGIC) or head == _LEGACY_TORCH_MAGIC
-
-
-def _state_dict_from_torch_file(path: Path, which: str) -> Mapping[str, torch.Tensor]:
-    try:
-        content = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # torch raises several exception types for foreign or corrupt files
-        raise BIGPriorError(f"{path}: not a readable PyTorch checkpoint ({exc.__class__.__name__}: {exc})") from exc
+def _state_dict_from_content(content: Any, path: Path, which: str) -> Mapping[str, torch.Tensor]:
+    """The generator state dict in a PyTorch file's content (converted or genforce checkpoint)."""
     if not isinstance(content, Mapping):
         raise BIGPriorError(f"{path}: expected a state dict, got {type(content).__name__}")
     if "generator" in content or "generator_smooth" in content:  # a genforce checkpoint
@@ -274,6 +247,17 @@ def _state_dict_from_torch_file(path: Path, which: str) -> Mapping[str, torch.Te
     return content
 
 
+def pggan_from_file(file: GeneratorFile, which: str = "Gs") -> PGGANGenerator:
+    """The PGGAN generator of an identified file (`checkpoint.identify_generator_file`)."""
+    if which not in GENERATOR_CHOICES:
+        raise BIGPriorError(f"which={which!r}: expected one of {', '.join(GENERATOR_CHOICES)}")
+    file.require(PGGAN)
+    if file.content is not None:
+        return generator_from_state_dict(_state_dict_from_content(file.content, file.path, which), str(file.path))
+    state = read_official_generator(file.path, which)
+    return generator_from_state_dict(state, f"{file.path} ({which})")
+
+
 def load_pggan(path: str | os.PathLike, which: str = "Gs") -> PGGANGenerator:
     """Load a PGGAN generator from a converted checkpoint, a genforce checkpoint or an official pickle.
 
@@ -282,15 +266,7 @@ def load_pggan(path: str | os.PathLike, which: str = "Gs") -> PGGANGenerator:
     - the official TensorFlow pickles (`karras2018iclr-lsun-bedroom-256x256.pkl`, a tuple (G, D, Gs)),
       read without TensorFlow by a restricted unpickler (`official.py`); `which` picks `Gs` (the
       moving-average generator the published samples and converted files come from) or `G`.
+    A StyleGAN2 file is an error that says so (`load_generator` takes either family).
     torch files are read with `weights_only=True`. The generator comes back in eval mode with
     gradients off (inversion optimizes codes, not weights)."""
-    if which not in GENERATOR_CHOICES:
-        raise BIGPriorError(f"which={which!r}: expected one of {', '.join(GENERATOR_CHOICES)}")
-    path = Path(path)
-    if not path.is_file():
-        raise BIGPriorError(missing_weights_message(path))
-    if is_torch_file(path):
-        state = _state_dict_from_torch_file(path, which)
-        return generator_from_state_dict(state, str(path))
-    state = read_official_generator(path, which)
-    return generator_from_state_dict(state, f"{path} ({which})")
+    return pggan_from_file(identify_generator_file(path), which)

@@ -21,9 +21,9 @@ import torch
 from ..degradations import CENTER_MASK, Degradation, ReleaseScript, release_scripts, script_classes, script_degradation
 from ..errors import BIGPriorError
 from ..experiment import Experiment
-from ..fusion.options import PRECISIONS
-from ..generators import PGGANGenerator, load_pggan, resolve_generator_path
-from ..runtime import resolve_device, str2bool
+from ..generators import PGGANGenerator, load_pggan
+from ..zoo import resolve_generator_path
+from ..runtime import PRECISIONS, resolve_device, str2bool
 from .losses import build_loss
 from .distributed import ProcessShare, gather_summaries, process_group
 from .stage import GENERATOR, NATIVE, InversionSettings, Inverter, experiment_for_outputs, input_files, run_stage

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from pathlib import Path
 
 import torch
 import torch.nn.functional as F
@@ -20,41 +19,14 @@ from torch import nn
 from torchvision.models.vgg import cfgs, make_layers
 
 from ..errors import BIGPriorError
+from ..zoo import find_vgg16_weights
 
-VGG16_FILE = "vgg16-397923af.pth"  # torchvision's ImageNet VGG16 weights
 VGG16_LAYERS = 31  # modules in VGG16's `features`
 VGG_LOSS_SCALE = 0.001  # mGANprior's factor on the perceptual term
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 LOSS_TYPES = ("Combine", "L2", "L1", "VGG")
 DISTANCES = ("L1", "L2")
-
-
-def vgg16_search_paths() -> list[Path]:
-    """Where torchvision's VGG16 file is looked for: the release's `$XDG_CACHE_HOME/torch/checkpoints/`,
-    then torch hub's checkpoint folder (`$TORCH_HOME/hub/checkpoints/`, by default ~/.cache/torch/hub)."""
-    paths = []
-    if os.environ.get("XDG_CACHE_HOME"):
-        paths.append(Path(os.environ["XDG_CACHE_HOME"]) / "torch" / "checkpoints" / VGG16_FILE)
-    paths.append(Path(torch.hub.get_dir()) / "checkpoints" / VGG16_FILE)
-    return paths
-
-
-def find_vgg16_weights(explicit: str | os.PathLike | None = None) -> Path:
-    if explicit:
-        path = Path(explicit)
-        if not path.is_file():
-            raise BIGPriorError(f"--vgg_weights {path}: file not found")
-        return path
-    candidates = vgg16_search_paths()
-    for path in candidates:
-        if path.is_file():
-            return path
-    raise BIGPriorError(
-        f"the VGG loss needs torchvision's {VGG16_FILE} (https://download.pytorch.org/models/{VGG16_FILE}); "
-        f"not found in {' or '.join(str(p.parent) for p in candidates)}: put it there, give --vgg_weights <file>, "
-        "or run with --vgg_lambda 0"
-    )
 
 
 def vgg16_features(layer: int, weights: str | os.PathLike | None = None) -> nn.Sequential:
@@ -155,10 +127,11 @@ def term_weights(loss_type: str, l1_lambda: float, l2_lambda: float, vgg_lambda:
 
 def build_loss(loss_type: str = "Combine", l1_lambda: float = 0.0, l2_lambda: float = 1.0, vgg_lambda: float = 1.0,
                vgg_loss_type: str = "L1", vgg_layer: int = 16, image_size: int = 256,
-               vgg_weights: str | os.PathLike | None = None) -> InversionLoss:
-    """The loss of the paper's flags; VGG16 weights are found only when a VGG term is used."""
+               vgg_weights: str | os.PathLike | None = None, weights_dir: str | os.PathLike | None = None) -> InversionLoss:
+    """The loss of the paper's flags; VGG16 weights (`vgg_weights`, else found in the model zoo's
+    weights folders) are read only when a VGG term is used."""
     l1, l2, vgg = term_weights(loss_type, l1_lambda, l2_lambda, vgg_lambda)
     features = None
     if vgg:
-        features = VGGFeatures(vgg16_features(vgg_layer, find_vgg16_weights(vgg_weights)), image_size)
+        features = VGGFeatures(vgg16_features(vgg_layer, find_vgg16_weights(vgg_weights, weights_dir)), image_size)
     return InversionLoss(l1, l2, vgg, features, vgg_loss_type)
