@@ -21,6 +21,7 @@ from bigprior.inversion import check as check_module
 from bigprior.inversion.cli import script_main
 from bigprior import resampling
 from bigprior.inversion.stage import LOG_DIR
+from bigprior.restore import main as restore_main
 from bigprior.runtime import run_cli
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
@@ -245,6 +246,10 @@ def test_bad_input_is_one_line_and_writes_nothing(workspace, tiny_weights, capsy
     assert "--composing_layer 12" in err and "expected 0..8" in err
     err = _bad_run(workspace, tiny_weights, capsys, "inpcrop_tiny", extra=["--mask", "no_such_mask.png"])
     assert "--mask no_such_mask.png: not a file" in err
+    Image.fromarray(np.zeros((10, 10), np.uint8)).save(workspace / "small_mask.png")
+    err = _bad_run(workspace, tiny_weights, capsys, "inpcrop_tiny", extra=["--mask", str(workspace / "small_mask.png")])
+    assert "--mask: the mask is 10x10 but" in err and "img_01.png is 32x32" in err
+    assert not (workspace / "inter_data" / "inpcrop_tiny" / "mGANargs.txt").exists()  # checked before it is written
     err = _bad_run(workspace, tiny_weights, capsys, extra=["-o", str(workspace / "inter_data" / "inpcrop_tiny")])
     assert "named col_<dataset>" in err
     err = _bad_run(workspace, tiny_weights, capsys, extra=["--video", "True"])
@@ -284,6 +289,30 @@ def test_resize_true_keeps_each_image_at_its_own_size(workspace, tiny_weights, e
             sigma = json.loads((folder / "input" / "sigma.json").read_text())[i]
             assert np.load(folder / "input" / f"{i}.npy").shape == (48, 48, 3)
             assert abs(log["working_sigma"] - sigma * resampling.noise_gain(48, 48, (SIZE, SIZE))) < 1e-9
+
+
+def test_restore_with_a_fusion_run_trained_on_native_priors(workspace, tiny_weights, capsys):
+    """The inversion keeps 48 px images with 32 px priors; a fusion run trained on them restores photos with
+    the same generator, and restore warns when a photo enlarges the prior far more than training did (1.5x)."""
+    make_images(workspace / "images", count=4, size=48)
+    assert invert_script(workspace, "denblind_tiny", tiny_weights, ["--resize", "True"]) == 0
+    train = ["--experiment", "denblind_tiny", "--epochs", "1", "--batch_size", "2", "--train_count", "3",
+             "--dncnn_layers", "3", "--root", str(workspace), "--device", "cpu", "--workers", "1"]
+    assert run_wrapper(CODE / "train.py", train) == 0
+    photos = []
+    for side in (64, 200):
+        photos.append(workspace / f"photo{side}.png")
+        Image.fromarray(make_images(workspace / "big", count=1, size=side)[0]).save(photos[-1])
+    capsys.readouterr()
+    out = workspace / "restored"
+    assert run_cli(restore_main, ["--task", "denoise", "--input", *map(str, photos), "--out", str(out), "--degrade", "True",
+                                  "--gan_weights", str(tiny_weights), "--fusion_run", str(workspace / "net_data" / "denblind_tiny_0"),
+                                  "--iterations", "3", "--device", "cpu"]) == 0
+    warnings = [line for line in capsys.readouterr().err.splitlines() if "was trained with priors enlarged 1.5x" in line]
+    assert len(warnings) == 1 and "200x200 photo" in warnings[0]
+    for side, photo in zip((64, 200), photos):
+        assert Image.open(out / f"{photo.stem}_restored.png").size == (side, side)
+        assert json.loads((out / f"{photo.stem}_metrics.json").read_text())["prior_resolution"] == SIZE
 
 
 def test_resize_generator_shrinks_images_to_the_generator(workspace, tiny_weights):

@@ -114,6 +114,10 @@ class Degradation(ABC):
         return self
 
     # -- the forward model ----------------------------------------------------------------------
+    def check_size(self, height: int, width: int, source: str) -> None:
+        """Raise a BIGPriorError naming `source` if images of this size cannot be degraded (checked before
+        any output is written); any size can unless overridden."""
+
     @abstractmethod
     def observe(self, clean: torch.Tensor, index: int, seed: int) -> Observation:
         """Degrade one clean image (3xHxW in [0, 1])."""
@@ -267,13 +271,14 @@ class Inpainting(Degradation):
     def with_mask(self, mask: torch.Tensor) -> Degradation:
         return Inpainting(mask)
 
+    def check_size(self, height: int, width: int, source: str) -> None:
+        if self.mask is not None and tuple(self.mask.shape[-2:]) != (height, width):
+            raise BIGPriorError(f"--mask: the mask is {self.mask.shape[-1]}x{self.mask.shape[-2]} but {source} is {width}x{height}")
+
     def mask_for(self, index: int, seed: int, height: int, width: int) -> torch.Tensor:
         if self.mask is None:
             return center_mask(height, width)
-        if tuple(self.mask.shape[-2:]) != (height, width):
-            raise BIGPriorError(
-                f"--mask: the mask is {self.mask.shape[-1]}x{self.mask.shape[-2]} but the image is {width}x{height}"
-            )
+        self.check_size(height, width, "the image")
         return self.mask
 
     def observe(self, clean: torch.Tensor, index: int, seed: int) -> Observation:

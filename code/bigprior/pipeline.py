@@ -213,9 +213,10 @@ class Pipeline:
     def from_defaults(cls, task: str, *, generator: PGGANGenerator | None = None,
                       degradation: Degradation | None = None, device: torch.device | None = None,
                       iterations: int | None = None, seed: int = 0, defaults: BuiltinDefault | None = None,
-                      **options) -> Pipeline:
+                      keep_known: bool = True, tile: int = DEFAULT_TILE) -> Pipeline:
         """The built-in default of a task (experiment prefix): its generator (unless given), inversion
-        settings, degradation (unless given, e.g. with a user's mask) and fusion network."""
+        settings (`iterations` and `seed` replace theirs), degradation (unless given, e.g. with a user's
+        mask) and fusion network."""
         defaults = defaults or load_defaults()
         default = defaults.task(task)
         device = device or resolve_device()
@@ -223,14 +224,15 @@ class Pipeline:
         degradation = degradation or default.make_degradation()
         inverter = _inverter(generator, degradation, default.inversion, device, iterations, seed)
         fusion = default.fusion_model(degradation.observation_channels, device)
-        return cls(inverter, fusion, image_resolution=default.image_resolution, prior_resolution=default.prior_resolution,
-                   **options)
+        return cls(inverter, fusion, keep_known=keep_known, tile=tile, image_resolution=default.image_resolution,
+                   prior_resolution=default.prior_resolution)
 
     @classmethod
     def from_files(cls, task: str, generator: str | Path | PGGANGenerator, fusion_run: str | Path, *,
                    epoch: int | None = None, degradation: Degradation | None = None,
                    inversion: InversionSettings | None = None, device: torch.device | None = None,
-                   iterations: int | None = None, seed: int = 0, **options) -> Pipeline:
+                   iterations: int | None = None, seed: int = 0, keep_known: bool = True,
+                   tile: int = DEFAULT_TILE) -> Pipeline:
         """A generator (weights file, zoo name or module) and a fusion run folder (net_data/<exp>_<ID>)
         of a task restored the same way as `task` (e.g. an inpcrop network for inpvar holes); the
         inversion settings default to the built-in default's for `task`."""
@@ -247,7 +249,8 @@ class Pipeline:
         settings = inversion or _default_for(task).inversion
         inverter = _inverter(generator, degradation, settings, device, iterations, seed)
         prior_resolution, image_resolution = run_resolutions(Path(fusion_run))
-        return cls(inverter, fusion, image_resolution=image_resolution, prior_resolution=prior_resolution, **options)
+        return cls(inverter, fusion, keep_known=keep_known, tile=tile, image_resolution=image_resolution,
+                   prior_resolution=prior_resolution)
 
     def scale_warning(self, width: int, height: int) -> str | None:
         """A warning when a photo enlarges the prior far more (or less) than the fusion network's training did."""

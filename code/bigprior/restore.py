@@ -74,16 +74,15 @@ def observation_of(photo: Photo, degradation: Degradation, degrade: bool, index:
     return observation, clean
 
 
-def check_inputs(paths: Sequence[Path], degradation: Degradation, args: argparse.Namespace, reference_side: int,
-                 mask_size: tuple[int, int] | None) -> list[list[int]]:
+def check_inputs(paths: Sequence[Path], degradation: Degradation, args: argparse.Namespace,
+                 reference_side: int) -> list[list[int]]:
     """Read every photo and make its observation once (then drop it), so that a bad input stops the run
     before any model is loaded; returns the batches (photo positions) to restore them in."""
     batches: list[list[int]] = [[]]
     pixels = 0
     for index, path in enumerate(paths):
         photo = read_photo(path)
-        if mask_size is not None and photo.size != mask_size:
-            raise BIGPriorError(f"--mask: the mask is {mask_size[0]}x{mask_size[1]} but {path} is {photo.size[0]}x{photo.size[1]}")
+        degradation.check_size(photo.size[1], photo.size[0], str(path))
         observation_of(photo, degradation, args.degrade, index, args.seed, reference_side)
         if batches[-1] and (len(batches[-1]) == BATCH or pixels + photo.pixels.size > BATCH_PIXELS * 3):
             batches.append([])
@@ -166,8 +165,7 @@ def main(argv: Sequence[str] | None = None) -> list[tuple[str, dict]]:
     check_output_folder(out)
     mask = read_mask(Path(args.mask)) if args.mask else None
     task, degradation, reference_side = task_degradation(args, mask)
-    mask_size = None if mask is None else (mask.shape[-1], mask.shape[-2])
-    batches = check_inputs(paths, degradation, args, reference_side, mask_size)
+    batches = check_inputs(paths, degradation, args, reference_side)
     names = output_names(paths)
     pipeline = build_pipeline(args, task, degradation)
     rows = []

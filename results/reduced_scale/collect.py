@@ -5,26 +5,29 @@ default fusion networks from its bedroom runs.
 
 Reads each experiment's fusion test (`<workspace>/net_data/<exp>_0/metrics.json`: PSNR and AuC of the
 unclamped output, the release's convention) and the published table, writes the side-by-side table,
-and copies the fusion networks of `DEFAULT_RUNS` (float16) with `defaults.json` into
-code/bigprior/assets/default/.
+and copies the fusion networks of each task's bedroom run _1 (float16) with `defaults.json` (written by
+`bigprior.defaults.write_defaults`) into code/bigprior/assets/default/. With `--defaults_only --dataset D
+--run_id N --assets F` it only writes the networks of the runs <task>_D_N and F/defaults.json
+(results/native_resolution/retrain.sh).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import sys
 from pathlib import Path
 
-import torch
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
 sys.path.insert(0, str(ROOT / "code"))
 
 from bigprior import imageio  # noqa: E402
-from bigprior.defaults import TaskDefault, load_defaults, write_defaults  # noqa: E402
-from bigprior.zoo import ASSETS_DIR, DEFAULTS_FILE  # noqa: E402
+from bigprior.defaults import TaskDefault, write_defaults  # noqa: E402
+from bigprior.run import checkpoint_name, load_weights  # noqa: E402
+from bigprior.zoo import ASSETS_DIR, DEFAULT_GENERATOR, DEFAULTS_FILE  # noqa: E402
 from bigprior.degradations import REGISTRY  # noqa: E402
 from bigprior.experiment import Experiment  # noqa: E402
 from bigprior.fusion.options import FusionOptions  # noqa: E402
@@ -89,15 +92,15 @@ def table(workspace: Path, published_dir: Path | None) -> str:
     return "\n".join(lines) + "\n\n" + summary + "\n"
 
 
-def task_default(workspace: Path, task: str, run_name: str) -> TaskDefault:
-    """The built-in default of one task from a fusion run: its network (float16, into the assets) and
+def task_default(workspace: Path, task: str, run_name: str, assets: Path) -> TaskDefault:
+    """The built-in default of one task from a fusion run: its network (float16, into `assets`) and
     the inversion and degradation settings of its experiment's mGANargs.txt."""
     run = workspace / "net_data" / run_name
     experiment = Experiment(run_name.rsplit("_", 1)[0], workspace)
     metrics = json.loads((run / "metrics.json").read_text())
     options = FusionOptions.load(run)
-    state = torch.load(run / f"net_{metrics['epoch']}.pth", map_location="cpu", weights_only=True)
-    fusion_file = ASSETS_DIR / f"fusion_{task}.pth"
+    state = load_weights(run / checkpoint_name(metrics["epoch"]))
+    fusion_file = assets / f"fusion_{task}.pth"
     imageio.torch_save(fusion_file, {k: v.half() if v.is_floating_point() else v for k, v in state.items()})
     record = imageio.read_json(experiment.dir / "mGANargs.txt")
     inversion, degradation, prior_resolution = settings_from_record(experiment, record)
@@ -106,15 +109,21 @@ def task_default(workspace: Path, task: str, run_name: str) -> TaskDefault:
         task=task, inversion=inversion, degradation=degradation.settings(), fusion_file=fusion_file,
         dncnn_layers=options.dncnn_layers, extend_input=options.extend_input, prior_resolution=prior_resolution,
         image_resolution=image_resolution,
-        provenance={"trained_on": f"{experiment.name} images 0..249 ({image_resolution}x{image_resolution}, priors "
+        provenance={"trained_on": f"{experiment.name} images 0..{options.train_count - 1} ({image_resolution}x{image_resolution}, priors "
                                   f"{prior_resolution}x{prior_resolution})", "run": run.name, "epoch": metrics["epoch"],
                     "test_psnr": {"prior": metrics["mean"]["prior"]["psnr"], "bigprior": metrics["mean"]["bigprior"]["psnr"]}},
     )
 
 
-def make_defaults(workspace: Path, dataset: str = DEFAULT_DATASET, run_id: int = DEFAULT_RUN_ID) -> dict:
-    tasks = {task: task_default(workspace, task, f"{task}_{dataset}_{run_id}") for task in REGISTRY}
-    return write_defaults(load_defaults().generator_file, tasks)
+def make_defaults(workspace: Path, dataset: str = DEFAULT_DATASET, run_id: int = DEFAULT_RUN_ID,
+                  assets: Path = ASSETS_DIR) -> dict:
+    """Write each task's fusion network and `<assets>/defaults.json` (with the built-in generator, copied
+    into `assets` when it is another folder)."""
+    generator = assets / DEFAULT_GENERATOR.name
+    if not generator.is_file():
+        imageio.write_with(generator, lambda tmp: shutil.copyfile(DEFAULT_GENERATOR, tmp))
+    tasks = {task: task_default(workspace, task, f"{task}_{dataset}_{run_id}", assets) for task in REGISTRY}
+    return write_defaults(generator, tasks, assets / DEFAULTS_FILE.name)
 
 
 def main() -> None:
@@ -122,15 +131,20 @@ def main() -> None:
     parser.add_argument("workspace")
     parser.add_argument("--published", default=str(ROOT.parent / "shared" / "bigprior-paper"))
     parser.add_argument("--no_defaults", action="store_true", help="only the table")
+    parser.add_argument("--defaults_only", action="store_true", help="only the built-in networks and defaults.json")
+    parser.add_argument("--dataset", default=DEFAULT_DATASET, help="the experiments <task>_<dataset> of the defaults")
+    parser.add_argument("--run_id", type=int, default=DEFAULT_RUN_ID, help="their fusion runs <task>_<dataset>_<ID>")
+    parser.add_argument("--assets", default=str(ASSETS_DIR), help="folder of the defaults (default: the built-in ones)")
     args = parser.parse_args()
     workspace = Path(args.workspace)
-    published = Path(args.published) if Path(args.published).is_dir() else None
-    text = table(workspace, published)
-    imageio.write_text(HERE / "table.md", text)
-    print(text)
+    if not args.defaults_only:
+        published = Path(args.published) if Path(args.published).is_dir() else None
+        text = table(workspace, published)
+        imageio.write_text(HERE / "table.md", text)
+        print(text)
     if not args.no_defaults:
-        make_defaults(workspace)
-        print(f"built-in defaults written to {DEFAULTS_FILE}")
+        make_defaults(workspace, args.dataset, args.run_id, Path(args.assets))
+        print(f"built-in defaults written to {Path(args.assets) / DEFAULTS_FILE.name}")
 
 
 if __name__ == "__main__":

@@ -266,6 +266,8 @@ def run_stage(
     pending = [(i, path) for i, path in mine if not experiment.prior_path(i).is_file()]
     summary = StageSummary(skipped=len(mine) - len(pending))
     clean = {i: read_input_image(path, inverter.resolution, resize) for i, path in pending}  # all checked first
+    for i, path in pending:
+        degradation.check_size(*clean[i].shape[:2], str(path))
     check_or_write_args(experiment, args, share.rank == 0, run_only)
     if share.rank == 0:
         write_sigmas(experiment, degradation, seed, total_images)
