@@ -7,7 +7,9 @@ import argparse
 import numpy as np
 import pytest
 import torch
+import torch.nn.functional as F
 
+from bigprior import resampling
 from bigprior.degradations import (REGISTRY, Degradation, degradation_class, release_scripts, restore_class,
                                    restore_verbs, script_classes, script_degradation)
 from bigprior.errors import BIGPriorError
@@ -158,3 +160,33 @@ def test_release_flags_are_the_degradations():
     with pytest.raises(BIGPriorError, match="-m/--mask no_such_mask.png: not a file"):
         script_degradation("inpainting", args)
     assert np.isclose(float(degradation("inpcrop").observe(clean_image(), 0, 0).mask.mean()), 1 / 16, atol=0.01)
+
+
+@pytest.mark.parametrize("task", TASKS)
+@pytest.mark.parametrize("size", [(32, 32), (120, 150)])  # shrinking (area) and enlarging (linear)
+def test_at_size_carries_the_observation_to_another_grid(task, size):
+    d = degradation(task)
+    o = d.observe(clean_image(), 2, 0)
+    assert d.at_size(o, *SIZE) is o  # the generator's size already: untouched
+    w = d.at_size(o, *size)
+    assert w.x.shape == (d.observation_channels, *size)
+    torch.testing.assert_close(w.x if o.mask is None else w.x * (1 - w.mask),
+                               resampling.resample(o.x, size) * (1 if o.mask is None else 1 - w.mask))
+    if o.mask is not None:  # conservative: a known working pixel's weights touch no hole
+        rows, columns = resampling.resampling_matrix(SIZE[0], size[0]), resampling.resampling_matrix(SIZE[1], size[1])
+        touched = (rows > 0).double() @ o.mask[0].double() @ (columns > 0).double().T
+        assert torch.equal(w.mask[0] > 0, touched > 0) and torch.all(w.x[w.mask.expand_as(w.x) > 0] == 0)
+    if o.sigma is not None:
+        assert w.sigma == pytest.approx(o.sigma * resampling.noise_gain(*SIZE, size))
+
+
+def test_resampling_is_pytorchs_area_and_bilinear_and_its_noise_gain_is_exact():
+    image = torch.rand(3, 90, 131, generator=torch.Generator().manual_seed(0))
+    for size, mode in (((64, 64), "area"), ((37, 100), "area"), ((128, 200), "bilinear")):
+        extra = {"align_corners": False} if mode == "bilinear" else {}
+        expected = F.interpolate(image[None], size=size, mode=mode, **extra)[0]
+        torch.testing.assert_close(resampling.resample(image, size), expected, atol=5e-5, rtol=0)
+    assert resampling.noise_gain(512, 512, (64, 64)) == pytest.approx(1 / 8)
+    noise = torch.randn(4, 300, 451, generator=torch.Generator().manual_seed(1))
+    measured = float(resampling.resample(noise, (64, 64)).std())
+    assert measured == pytest.approx(resampling.noise_gain(300, 451, (64, 64)), rel=0.03)

@@ -58,22 +58,22 @@ def clean_photos(workspace: Path, lsun: Path) -> dict[str, Path]:
     return photos
 
 
-def degraded_inputs(workspace: Path, task: str, photos: dict[str, Path]) -> dict[str, tuple[Path, Path | None]]:
+def degraded_inputs(workspace: Path, task: str, photos: dict[str, Path]) -> dict[str, tuple[Path, Path | None, np.ndarray | None]]:
     """Each photo degraded as `task` (seed 0, index = position), as an 8-bit PNG and, for masked tasks
-    whose holes vary, a mask file."""
+    whose holes vary, a mask file; with the photo's known pixels (masked tasks)."""
     default = load_defaults().task(task)
     degradation, folder = default.make_degradation(), workspace / "degraded" / task
     inputs = {}
     for index, (name, path) in enumerate(photos.items()):
         target, mask_path = folder / f"{name}.png", folder / f"{name}_mask.png"
-        clean = imageio.float_from_uint8(imageio.read_rgb(path))
+        observation = simulate(degradation, imageio.float_from_uint8(imageio.read_rgb(path)), index, SEED,
+                               default.image_resolution)
         if not target.is_file():
-            observation = simulate(degradation, clean, index, SEED, default.image_resolution)
-            x = imageio.chw_to_hwc(observation.x.clamp(0, 1))
             if observation.mask is not None and REGISTRY[task].varied_masks:
                 imageio.write_png(mask_path, mask_to_uint8(observation.mask))
-            imageio.write_png(target, imageio.uint8_from_float(x))
-        inputs[name] = (target, mask_path if mask_path.is_file() else None)
+            imageio.write_png(target, imageio.uint8_from_float(imageio.chw_to_hwc(observation.x.clamp(0, 1))))
+        known = None if observation.mask is None else observation.mask[0].numpy() == 0
+        inputs[name] = (target, mask_path if mask_path.is_file() else None, known)
     return inputs
 
 
@@ -93,8 +93,9 @@ def restore(code: Path, task: str, inputs: list[tuple[Path, Path | None]], out: 
             raise SystemExit(f"{' '.join(command)} failed:\n{done.stderr[-2000:]}")
 
 
-def scores(clean: Path, degraded: Path, out: Path) -> dict[str, float]:
-    """PSNR/SSIM at the photo's resolution of the degraded photo, the prior and BIGPrior."""
+def scores(clean: Path, degraded: Path, out: Path, known: np.ndarray | None) -> dict[str, float]:
+    """PSNR/SSIM at the photo's resolution of the degraded photo, the prior and BIGPrior, and for masked
+    tasks how far BIGPrior moved the known pixels (mean absolute difference, grey levels)."""
     reference = imageio.read_rgb(clean)
     images = {"degraded": imageio.read_rgb(degraded, allow_conversion=True),
               "prior": imageio.read_rgb(out / f"{degraded.stem}_prior.png"),
@@ -102,6 +103,8 @@ def scores(clean: Path, degraded: Path, out: Path) -> dict[str, float]:
     result = {}
     for label, image in images.items():
         result[f"{label}_psnr"], result[f"{label}_ssim"] = strip_scores(image, reference)
+    if known is not None:
+        result["known_change"] = float(np.abs(images["bigprior"].astype(float) - reference)[known].mean())
     return result
 
 
@@ -130,8 +133,8 @@ def measure_task(workspace: Path, task: str, photos: dict[str, Path]) -> dict[st
     result = {}
     for number, (label, (code, extra)) in enumerate(pipelines(task, workspace).items()):
         out = workspace / "restored" / task / str(number)
-        restore(code, task, list(inputs.values()), out, [*extra, "--device", "cpu"])
-        result[label] = {name: scores(photos[name], degraded, out) for name, (degraded, _) in inputs.items()}
+        restore(code, task, [(path, mask) for path, mask, _ in inputs.values()], out, [*extra, "--device", "cpu"])
+        result[label] = {name: scores(photos[name], path, out, known) for name, (path, _, known) in inputs.items()}
     return result
 
 
@@ -145,6 +148,13 @@ def markdown(results: dict[str, dict[str, dict[str, dict[str, float]]]], photos:
             means = [np.mean([s[kind] for s in by_photo.values()]) for kind in kinds]
             lines.append(f"| {task} | {label} | " + " | ".join(f"{m:.2f}" if "psnr" in k else f"{m:.4f}"
                                                               for k, m in zip(kinds, means)) + " |")
+    lines += ["", "Inpainting: how far BIGPrior moves the known pixels (mean absolute difference, grey levels):", "",
+              "| task | pipeline | mean | per photo (" + ", ".join(photos) + ") |", "| --- | --- | --- | --- |"]
+    for task, by_label in results.items():
+        for label, by_photo in by_label.items():
+            if "known_change" in next(iter(by_photo.values())):
+                changes = [by_photo[n]["known_change"] for n in photos]
+                lines.append(f"| {task} | {label} | {np.mean(changes):.2f} | " + ", ".join(f"{c:.2f}" for c in changes) + " |")
     lines += ["", "BIGPrior PSNR (dB) per photo:", "", "| task | pipeline | " + " | ".join(photos) + " |",
               "|" + " --- |" * (len(photos) + 2)]
     for task, by_label in results.items():

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Wall time, CPU time and peak memory of restoring a 1024x768 and a 4000x3000 photo (scikit-image's rocket,
-# enlarged) with the built-in default, per task, --degrade True (so the scores at full size are included).
+# enlarged) with the built-in default, denoising and inpainting, --degrade True (so the scores at full size are included).
 # Usage (from the repository root): bash results/native_resolution/timing.sh [workspace, default runs/native_timing]
 # Writes results/native_resolution/timing.txt (GNU time's figures per run).
 set -euo pipefail
@@ -18,7 +18,7 @@ for width, height in ((1024, 768), (4000, 3000)):
 EOF
 : > "$OUT.tmp"
 for size in 1024 4000; do
-  for task in denoise inpaint colorize; do
+  for task in denoise inpaint; do
     /usr/bin/time -v -o "$WS/time.txt" python -m bigprior.cli restore --task "$task" --input "$WS/rocket$size.png" \
       --out "$WS/$task$size" --degrade True --device cpu > "$WS/log.txt" 2>&1
     {
