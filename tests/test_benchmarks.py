@@ -37,3 +37,11 @@ def test_saved_random_networks_load_through_the_published_loaders(tmp_path: Path
     assert image.shape == (2, 3, 32, 32) and torch.isfinite(image).all()
     features = vgg16_features(16, tmp_path / "nets" / "random_vgg16.pth")
     assert features(torch.rand(1, 3, 32, 32)).shape[1] == 256
+
+
+def test_fusion_epoch_benchmark_strict_mode_equals_the_reference_loop(tmp_path: Path) -> None:
+    result = run_script([str(ROOT / "benchmarks" / "fusion_epoch.py"), "--device", "cpu", "--images", "6", "--size", "16",
+                         "--epochs", "2", "--layers", "3", "--batch_size", "2", "--threads", "1"], cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert re.search(r"fp32 vs release-style TF32-off loop 0\.00e\+00;", result.stdout), result.stdout
+    assert len(re.findall(r"s/epoch", result.stdout)) == 5

@@ -20,10 +20,9 @@ import torch
 
 from ..degradations import BlindAWGN, Colorization, Degradation, Inpainting, RandomMaskInpainting, read_mask
 from ..errors import BIGPriorError
-from ..fusion.options import PRECISIONS
 from ..generators import PGGANGenerator, load_pggan
 from ..zoo import resolve_generator_path
-from ..runtime import resolve_device, str2bool
+from ..runtime import PRECISIONS, resolve_device, str2bool
 from .losses import build_loss
 from .distributed import ProcessShare, gather_summaries, process_group
 from .stage import InversionSettings, Inverter, experiment_for_outputs, input_files, run_stage

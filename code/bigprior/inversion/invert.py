@@ -2,23 +2,22 @@
 
 Every image of a batch (and every restart of an image) is an independent problem: the loss is the sum
 over images of each image's mean loss and both optimizers act element-wise, so an image follows the
-trajectory it would follow alone (on the CPU bit for bit, see `numeric_mode`). Initial codes come from the image's own random stream (run seed,
+trajectory it would follow alone (on the CPU bit for bit, see `runtime.numeric_mode`). Initial codes come from the image's own random stream (run seed,
 image index), so results do not depend on batch size, order or process count. The generator stays
 frozen; only z and alpha are optimized (mGANprior: SGD "GD" or Adam, z ~ N(0, 1) or 0, alpha = 1/N).
 """
 
 from __future__ import annotations
 
-import contextlib
 import functools
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import torch
 
 from ..degradations import Degradation
 from ..errors import BIGPriorError
-from ..fusion.training import precision_mode
+from ..runtime import numeric_mode
 from ..seeding import STREAM_INIT, torch_generator
 from .losses import InversionLoss, PreparedTarget
 from .multicode import MultiCodeGenerator
@@ -69,23 +68,6 @@ def initial_codes(multicode: MultiCodeGenerator, index: int, seed: int, init_typ
         z = torch.stack([torch.randn(shape, generator=stream) for _ in range(restarts)])
     alpha = torch.full((restarts, multicode.z_number, multicode.channels), 1.0 / multicode.z_number)
     return z, alpha
-
-
-@contextlib.contextmanager
-def numeric_mode(precision: str, device: torch.device) -> Iterator[Callable[[], contextlib.AbstractContextManager]]:
-    """The fusion stage's `precision_mode`. In strict float32 (`fp32`) on the CPU, also PyTorch's own
-    convolutions instead of oneDNN's or NNPACK's (which pick algorithms by batch size): they compute each
-    image of a batch on its own, so a batch gives bit for bit the results of its images inverted one at a
-    time, at about a third of oneDNN's speed. Otherwise batches agree with single images up to float
-    rounding (as on a GPU)."""
-    exact = device.type == "cpu" and precision == "fp32"
-    mkldnn = torch.backends.mkldnn.enabled
-    try:
-        torch.backends.mkldnn.enabled = mkldnn and not exact
-        with torch.backends.nnpack.flags(enabled=not exact), precision_mode(precision, device) as autocast:
-            yield autocast
-    finally:
-        torch.backends.mkldnn.enabled = mkldnn
 
 
 def per_item_loss(multicode: MultiCodeGenerator, loss: InversionLoss, degradation: Degradation, z: torch.Tensor,
@@ -157,7 +139,7 @@ def invert(
     step_loss = compiled_per_item_loss() if compile else per_item_loss
     optimizer = OPTIMIZERS[optimization]([z, alpha], lr=lr)
     history = []
-    with numeric_mode(precision, device) as autocast:
+    with numeric_mode(precision, device, batch_invariant=True) as autocast:
         target = loss.prepare(degradation.loss_view(targets.repeat_interleave(restarts, dim=0), expanded_masks))
         for _ in range(iterations):
             optimizer.zero_grad(set_to_none=True)
