@@ -1,20 +1,17 @@
-"""CUDA emulated on a CPU-only machine, so CI catches device mistakes without a GPU.
+"""CUDA itself emulated on a CPU-only machine: the branches that only a `cuda` device takes.
 
-Two emulated devices, because a CUDA build's autograd engine asks the CUDA driver about streams for
-every CUDA tensor in a backward pass, fake ones included, and fails without a GPU:
+`device_emulation.py` puts whole training and inversion steps on `meta` under `StrictDevice` (no data,
+no host reads, no CPU/device mixing). A CUDA build's autograd engine asks the CUDA driver about streams
+for every CUDA tensor in a backward pass, fake ones included, so steps with a backward pass cannot run
+on an emulated `cuda`; forward passes can, and that is where the CUDA-only behaviour is:
 
-- `fake_cuda()`: torch's FakeTensorMode with tensors on `cuda` (shapes, dtypes and devices, no data).
-  Forward passes, no-grad paths and the CUDA-only branches (autocast to bf16 with CUDA's op lists,
-  cuDNN flags) run as on a GPU; `.item()`, `bool()`, `.tolist()` and `.numpy()` raise, and mixing a
-  CPU tensor (not a 0-dim scalar) with a CUDA one raises, as on a GPU.
-- `META`: the `meta` device, for whole steps with a backward pass and an optimizer step: the same
-  checks (no data, `.item()` raises, CPU/meta mixing raises), but no CUDA-only branches.
-
-`DeviceTraffic` records what would make a GPU wait or copy: host syncs (`.item()` and friends,
-data-dependent shapes), device-to-host and host-to-device copies and operations that mix a CPU tensor
-into a device operation (allowed by PyTorch for indexing, and a blocking copy on a GPU). `emulated_cuda`
-stubs the CUDA runtime calls the project makes (device count, set_device, names, memory statistics,
-synchronize) and records them. Import the fixtures into a test module: `from cuda_emulation import ...`.
+- `fake_cuda()`: torch's FakeTensorMode with tensors on `cuda` (shapes, dtypes and devices, no data), with
+  `emulated_cuda`'s stubs of the CUDA runtime calls (availability, device count, set_device, names, memory
+  statistics, synchronize), so autocast runs with CUDA's op lists (which ops it casts to float32) and
+  code that branches on `device.type == "cuda"` takes its CUDA branch. `StrictDevice` works inside it.
+- `LargeFloat32`: records the operations that leave a float32 tensor larger than a given size, i.e. what
+  bf16 autocast kept in (or promoted back to) float32.
+Import the fixtures into a test module: `from cuda_emulation import emulated_cuda, fake_cuda`.
 """
 
 from __future__ import annotations
@@ -30,13 +27,7 @@ from torch._subclasses.fake_tensor import FakeTensorMode
 from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils._pytree import tree_leaves
 
-META = torch.device("meta")
 CUDA = torch.device("cuda", 0)
-aten = torch.ops.aten
-# operations whose result the host must wait for: a value, or a shape that depends on the data
-SYNCING = {aten._local_scalar_dense.default, aten.nonzero.default, aten.masked_select.default,
-           aten._unique2.default, aten.unique_dim.default, aten.unique_consecutive.default,
-           aten.equal.default, aten.is_nonzero.default}
 
 
 @dataclass
@@ -102,46 +93,6 @@ def fake_cuda(emulated_cuda: EmulatedCuda) -> Callable[[], contextlib.AbstractCo
             yield fake
 
     return mode
-
-
-class DeviceTraffic(TorchDispatchMode):
-    """Records the operations that make the host wait for `device` or copy between it and the host.
-
-    `events` holds one line per such operation, in order; `mark()` returns the current position, so a
-    test can check a stretch (e.g. the steps after the first of a loop)."""
-
-    def __init__(self, device: torch.device) -> None:
-        super().__init__()
-        self.device_type = device.type
-        self.events: list[str] = []
-
-    def mark(self) -> int:
-        return len(self.events)
-
-    def since(self, position: int) -> list[str]:
-        return self.events[position:]
-
-    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
-        kwargs = kwargs or {}
-        inputs = [t for t in tree_leaves((args, kwargs)) if isinstance(t, torch.Tensor)]
-        if func in SYNCING and any(t.device.type == self.device_type for t in inputs):
-            self.events.append(f"host sync: {func}")
-        result = func(*args, **kwargs)
-        outputs = [t for t in tree_leaves(result) if isinstance(t, torch.Tensor)]
-        self._record_transfer(func, inputs, outputs)
-        return result
-
-    def _record_transfer(self, func, inputs: list[torch.Tensor], outputs: list[torch.Tensor]) -> None:
-        device, host = self.device_type, "cpu"
-        if func in (aten._to_copy.default, aten.copy_.default) and inputs and outputs:
-            source = inputs[-1].device.type if func is aten.copy_.default else inputs[0].device.type
-            target = outputs[0].device.type
-            if {source, target} == {device, host}:
-                self.events.append(f"{'device-to-host' if source == device else 'host-to-device'} copy: {func}")
-            return
-        types = {t.device.type for t in inputs if t.dim() > 0}
-        if device in types and host in types:
-            self.events.append(f"host tensor in a device operation: {func}")
 
 
 class LargeFloat32(TorchDispatchMode):

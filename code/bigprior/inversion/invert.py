@@ -159,6 +159,6 @@ def invert(
     kept = torch.arange(batch, device=device) * restarts + best
     steps = torch.stack(history, dim=1) if history else torch.zeros(batch * restarts, 0, device=device)
     return InversionResult(
-        z=z.detach()[kept], alpha=alpha.detach()[kept], image=images[kept], loss=final[torch.arange(batch), best],
+        z=z.detach()[kept], alpha=alpha.detach()[kept], image=images[kept], loss=final.view(-1)[kept],
         restart_losses=final, best_restart=best, history=steps[kept],
     )
