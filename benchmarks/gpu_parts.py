@@ -147,7 +147,7 @@ EPOCH_LINE = re.compile(r"^(?P<label>\S.*?)\s+(?P<seconds>[0-9.]+) s/epoch$")
 
 def part_fusion_epoch(ctx: Context, limit: float) -> Section:
     """benchmarks/fusion_epoch.py at the paper's scale: the release-style loop and the project's modes."""
-    sizes = ["--images", "6", "--size", "16", "--layers", "3", "--batch_size", "2", "--epochs", "2"]
+    sizes = ["--images", "6", "--size", "16", "--layers", "3", "--batch_size", "2", "--epochs", "2", "--threads", "1"]
     command = [ctx.python, "benchmarks/fusion_epoch.py", "--device", ctx.device, *(sizes if ctx.smoke else [])]
     finished = run_one(ctx, "fusion_epoch", command, limit)
     section = Section("Fusion: time per training epoch (benchmarks/fusion_epoch.py)")
