@@ -9,7 +9,6 @@ frozen; only z and alpha are optimized (mGANprior: SGD "GD" or Adam, z ~ N(0, 1)
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -19,6 +18,7 @@ from ..degradations import Degradation
 from ..errors import BIGPriorError
 from ..runtime import numeric_mode
 from ..seeding import STREAM_INIT, torch_generator
+from .compiled import compiled, dynamic_batch
 from .losses import InversionLoss, PreparedTarget
 from .multicode import MultiCodeGenerator
 
@@ -77,13 +77,6 @@ def per_item_loss(multicode: MultiCodeGenerator, loss: InversionLoss, degradatio
     return loss(degradation.loss_view(multicode(z, alpha), masks), PreparedTarget(target_view, target_features))
 
 
-@functools.cache
-def compiled_per_item_loss() -> Callable[..., torch.Tensor]:
-    """`per_item_loss` compiled once per process: the networks are arguments, so later batches and later
-    inversions reuse the compiled code (a new batch size compiles once more)."""
-    return torch.compile(per_item_loss)
-
-
 def _flatten_restarts(t: torch.Tensor) -> torch.Tensor:
     return t.reshape(t.shape[0] * t.shape[1], *t.shape[2:])
 
@@ -136,11 +129,13 @@ def invert(
     if channels_last:  # in place: the weights get channels-last strides (same values)
         multicode.to(memory_format=torch.channels_last)
 
-    step_loss = compiled_per_item_loss() if compile else per_item_loss
+    step_loss = compiled(per_item_loss) if compile else per_item_loss
     optimizer = OPTIMIZERS[optimization]([z, alpha], lr=lr)
     history = []
     with numeric_mode(precision, device, batch_invariant=True) as autocast:
         target = loss.prepare(degradation.loss_view(targets.repeat_interleave(restarts, dim=0), expanded_masks))
+        if compile:
+            dynamic_batch(z, alpha, expanded_masks, target.view, target.features)
         for _ in range(iterations):
             optimizer.zero_grad(set_to_none=True)
             with autocast():
