@@ -24,14 +24,12 @@ R = TypeVar("R")
 
 @dataclass
 class BatchSize:
-    """The batch size in use: the requested one until a batch of it runs out of memory."""
+    """The batch size in use (at least 1): the requested one until a batch of it runs out of memory."""
 
     requested: int
     current: int = 0
 
     def __post_init__(self) -> None:
-        if self.requested < 1:
-            raise BIGPriorError(f"--batch_size must be at least 1, got {self.requested}")
         self.current = self.current or self.requested
 
 
@@ -69,6 +67,11 @@ def batches_that_fit(items: Sequence[T], run: Callable[[Sequence[T]], R], size: 
         note(f"{device} ran out of memory with a batch of {len(batch)} images; going on with batches of "
              f"{size.current} (start with --batch_size {size.current} next time)")
         pending[:0] = [batch[: size.current], batch[size.current :]]
+
+
+def reset_peak_memory(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats(device)
 
 
 def memory_report(device: torch.device) -> str:

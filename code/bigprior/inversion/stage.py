@@ -10,6 +10,7 @@ finished and skipped on a rerun. Under `torchrun` each process takes a disjoint 
 
 from __future__ import annotations
 
+import functools
 import os
 import time
 from collections.abc import Callable, Sequence
@@ -29,6 +30,7 @@ from ..metrics import psnr
 from .distributed import ProcessShare
 from .invert import check_settings, invert
 from .losses import InversionLoss
+from .memory import BatchSize, batches_that_fit, memory_report, reset_peak_memory
 from .multicode import MultiCodeGenerator
 
 LOG_DIR = "mGANlog"
@@ -247,17 +249,35 @@ def run_stage(
     check_or_write_args(experiment, args, writer=share.rank == 0)
     if share.rank == 0:
         write_sigmas(experiment, degradation, seed, total_images)
+    reset_peak_memory(inverter.device)
     with tqdm(total=len(pending) * inverter.settings.iterations, unit="img-step", desc=experiment.name, disable=share.rank != 0,
               smoothing=0.05) as bar:
-        for first in range(0, len(pending), batch_size):
-            batch = pending[first : first + batch_size]
-            indices = [i for i, _ in batch]
-            started = time.perf_counter()
-            results = inverter([clean[i] for i in indices], indices, progress=lambda n, b=len(batch): bar.update(n * b))
-            summary.seconds += time.perf_counter() - started
+        run = functools.partial(invert_batch, inverter, clean, bar)
+        for batch, (results, seconds) in batches_that_fit(pending, run, BatchSize(batch_size), inverter.device, bar.write):
+            summary.seconds += seconds
             for (i, path), item in zip(batch, results):
                 write_image_outputs(experiment, degradation, item, path.name)
                 summary.inverted += 1
                 summary.loss_sum += item.loss
                 summary.psnr_sum += psnr(item.prior, item.clean)
+    print(f"{experiment.dir}: {'' if share.world == 1 else f'process {share.rank}: '}{memory_report(inverter.device)}")
     return summary
+
+
+def invert_batch(inverter: Inverter, clean: dict[int, np.ndarray], bar: tqdm,
+                 batch: Sequence[tuple[int, Path]]) -> tuple[list[InvertedImage], float]:
+    """Invert one batch of (index, file); returns its images and seconds. The progress of an attempt that
+    runs out of memory is taken back (its batch is run again in halves)."""
+    indices, steps = [i for i, _ in batch], [0]
+
+    def progress(n: int) -> None:
+        steps[0] += n
+        bar.update(n * len(batch))
+
+    started = time.perf_counter()
+    try:
+        results = inverter([clean[i] for i in indices], indices, progress=progress)
+    except torch.cuda.OutOfMemoryError:
+        bar.update(-steps[0] * len(batch))
+        raise
+    return results, time.perf_counter() - started
