@@ -92,7 +92,8 @@ INVERSION_MODES = {
                                    smoke=False),
 }
 RATE = re.compile(r"^(?P<setting>\w+): layer \d+, \d+ codes, vgg [0-9.]+: reference (?P<reference>[0-9.]+) image-steps/s "
-                  r"\((?P<ms>\d+) ms per step\), batched (?P<rate>[0-9.]+) image-steps/s: (?P<speedup>[0-9.]+)x")
+                  r"\((?P<ms>\d+) ms per step\), batched (?P<rate>[0-9.]+) image-steps/s: (?P<speedup>[0-9.]+)x"
+                  r"(, peak memory (?P<memory>[0-9.]+) GiB)?")
 
 
 def inversion_sizes(ctx: Context, check: bool) -> list[str]:
@@ -114,7 +115,7 @@ def inversion_rows(key: str, mode: InversionMode, output: str) -> tuple[list[str
                 rows.append(row + " |")
             numbers[f"inversion.{key}.{match['setting']}"] = float(match["rate"])
             row = (f"| {match['setting']} | {mode.name} | {match['reference']} ({match['ms']} ms/step) | {match['rate']} | "
-                   f"{match['speedup']}x |")
+                   f"{match['speedup']}x | {match['memory'] or '-'} |")
         elif row and line.startswith("  "):
             row += " " + line.strip().replace("|", "\\|") + ";"
     return rows + ([row + " |"] if row else []), numbers
@@ -130,7 +131,7 @@ def inversion_part(key: str) -> Callable[[Context, float], Section]:
         rows, section.numbers = inversion_rows(key, mode, finished.output)
         if rows:
             section.lines = ["| setting | mode | one-image reference, image-steps/s | batched, image-steps/s | speed-up | "
-                             "checks |", "| --- | --- | --- | --- | --- | --- |", *rows]
+                             "peak memory, GiB | checks |", "| --- | --- | --- | --- | --- | --- | --- |", *rows]
         section.lines += output_lines(finished, lambda line: line.startswith("device "))
         section.add_failures({command[1]: finished})
         return section

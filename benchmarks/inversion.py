@@ -17,6 +17,7 @@ a float32 check runs both from the same initial codes and compares the images th
 from __future__ import annotations
 
 import argparse
+import copy
 import sys
 import time
 from dataclasses import dataclass
@@ -121,9 +122,16 @@ def synchronize(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
+def peak_memory_note(device: torch.device) -> str:
+    """', peak memory X GiB' since the last reset (CUDA), else nothing."""
+    return f", peak memory {torch.cuda.max_memory_allocated(device) / 2**30:.2f} GiB" if device.type == "cuda" else ""
+
+
 def batched_rate(multicode, loss, setting, targets, masks, args) -> tuple[float, torch.Tensor]:
     """Image-steps per second of `invert` over `args.steps` steps after `args.warmup` (compile, autotune)."""
     stamps = []
+    if targets.device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats(targets.device)
 
     def progress(_):
         synchronize(targets.device)
@@ -229,7 +237,10 @@ def main() -> None:
         masks = masks_for(setting, args.batch_size, resolution)
         masks = None if masks is None else masks.to(device)
         loss = InversionLoss(0.0, 1.0, setting.vgg_lambda, vgg)
-        multicode = MultiCodeGenerator(generator, setting.composing_layer, setting.z_number, fold=args.fold)
+        # invert(channels_last=True) converts the modules it runs in place: the batched loop gets its own copy,
+        # so the reference loop and the float32 check keep the generator as the original code had it
+        batched_generator = copy.deepcopy(generator) if args.channels_last else generator
+        multicode = MultiCodeGenerator(batched_generator, setting.composing_layer, setting.z_number, fold=args.fold)
         z0, alpha0 = (t.to(device) for t in initial_codes(multicode, 0, seed=args.seed))
         with numeric_mode("default", device, batch_invariant=True):  # PyTorch's defaults, as the original code ran
             _, reference_seconds = reference_loop(generator, vgg, setting, targets[:1],
@@ -238,7 +249,7 @@ def main() -> None:
         rate, image = batched_rate(multicode, loss, setting, targets, masks, args)
         reference_rate = 1 / reference_seconds
         print(f"{setting.name}: reference {reference_rate:.3f} image-steps/s ({reference_seconds * 1000:.0f} ms per step), "
-              f"batched {rate:.3f} image-steps/s: {rate / reference_rate:.1f}x")
+              f"batched {rate:.3f} image-steps/s: {rate / reference_rate:.1f}x{peak_memory_note(device)}")
         if args.check_steps:
             largest, relative, agreement = equality_check(generator, vgg, loss, setting, targets, masks, args)
             print(f"  float32 check after {args.check_steps} steps: max |batched - reference| = {largest:.2e} "

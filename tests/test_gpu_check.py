@@ -23,7 +23,7 @@ def test_gpu_check_smoke_run_writes_a_full_report(tmp_path: Path) -> None:
     assert text in done.stdout
     parts = re.findall(r"^\| (.+?) \| (.+?) \| \d+ \|$", text, re.MULTILINE)
     assert len(parts) == 7 and all(status == "ok" for _, status in parts), parts
-    assert re.search(r"\| colorization \| strict fp32, folded \| [0-9.]+ \(\d+ ms/step\) \| [0-9.]+ \| [0-9.]+x \| "
+    assert re.search(r"\| colorization \| strict fp32, folded \| [0-9.]+ \(\d+ ms/step\) \| [0-9.]+ \| [0-9.]+x \| - \| "
                      r"float32 check after 2 steps: max \\\|batched - reference\\\| = [0-9.e+-]+", text)
     assert "| inpainting | bf16 autocast, channels-last, folded |" in text and "bf16 vs fp32 priors after 2 steps" in text
     assert len(re.findall(r"^\| this project, precision=\w+ \| [0-9.]+ \|$", text, re.MULTILINE)) == 3
