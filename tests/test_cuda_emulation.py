@@ -174,3 +174,11 @@ def test_the_fusion_of_a_restore_runs_on_cuda(fake_cuda, precision, extend_input
     assert out.shape == phi.shape == (2, 3, 256, 256) and out.device == CUDA and out.dtype == torch.float32
     assert strict.uploads == 0
     assert (audit.events == []) == (precision == "bf16"), audit.events[:3]
+
+
+def test_channels_last_converts_the_generator_and_vgg16():
+    multicode, loss = on_device(paper_networks("col"), "col", False, META)
+    targets, _ = observations(META, "col", batch=1)
+    invert(multicode, loss, targets, degradation=Colorization(), iterations=1, channels_last=True)
+    convs = [m for m in (*multicode.modules(), *loss.modules()) if isinstance(m, torch.nn.Conv2d)]
+    assert len(convs) == 15 + 7 and all(c.weight.is_contiguous(memory_format=torch.channels_last) for c in convs)

@@ -126,8 +126,9 @@ def invert(
     alpha = _flatten_restarts(alpha0).to(device=device, dtype=torch.float32).clone().requires_grad_(True)
 
     expanded_masks = None if masks is None else masks.repeat_interleave(restarts, dim=0)
-    if channels_last:  # in place: the weights get channels-last strides (same values)
+    if channels_last:  # in place: the weights get channels-last strides (same values); VGG16 too, the larger network
         multicode.to(memory_format=torch.channels_last)
+        loss.to(memory_format=torch.channels_last)
 
     step_loss = compiled(per_item_loss) if compile else per_item_loss
     optimizer = OPTIMIZERS[optimization]([z, alpha], lr=lr)
