@@ -54,6 +54,8 @@ class Finished:
         return self.returncode == 0
 
     def status(self) -> str:
+        if self.returncode is None and not self.seconds:
+            return "not started: no time left"
         if self.returncode is None:
             return f"stopped at its time limit after {self.seconds:.0f} s"
         return "ok" if self.ok else f"failed (exit code {self.returncode})"
