@@ -44,7 +44,7 @@ def main() -> None:
         start = time.perf_counter()
         subprocess.run(command, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         seconds = time.perf_counter() - start
-    print(f"report on 50 col_bedroom test images (PSNR, SSIM, AuC, phi; grid {args.grid}; {args.workers} workers): {seconds:.1f} s")
+    print(f"report on 50 col_bedroom test images (PSNR, SSIM, AuC, phi and its calibration; grid {args.grid}; {args.workers} workers): {seconds:.1f} s")
 
 
 if __name__ == "__main__":

@@ -14,7 +14,7 @@ from synthetic_workspace import make_fused_experiment
 
 from bigprior import imageio, metrics
 from bigprior.errors import BIGPriorError
-from bigprior.report import run_report
+from bigprior.report import ReportOptions, run_report
 
 
 @pytest.fixture(scope="module")
@@ -79,7 +79,7 @@ def test_lpips_weight_locations_and_errors(weights_dir, tmp_path, monkeypatch):
 def test_report_columns_with_lpips(weights_dir, model, tmp_path):
     torch.set_num_threads(1)
     experiment = make_fused_experiment(tmp_path, "inpcrop_synth")
-    report = run_report(["inpcrop_synth"], root=tmp_path, grid=0, lpips="required", lpips_weights=str(weights_dir))
+    report = run_report(ReportOptions(["inpcrop_synth"], root=tmp_path, grid=0, lpips="required", lpips_weights=str(weights_dir)))
     assert report.notes == []
     with open(report.results_csv, newline="") as f:
         row = next(csv.DictReader(f))

@@ -21,10 +21,13 @@ from bigprior.baselines.dncnn import DnCNNOptions, evaluate_denoiser, train_deno
 from bigprior.baselines.inpainting import run_inpainting_baselines
 from bigprior.cli import main as cli_main
 from bigprior.errors import BIGPriorError
+from bigprior.experiment import Experiment
 from bigprior.published import load_published, parse_results_table
-from bigprior.report import run_report
+from bigprior.report import ReportOptions, run_report
 
 SYNTHETIC_EXPERIMENTS = ("col_synth", "denblind_synth", "inpcrop_synth", "inpvar_synth")
+CALIBRATION_FIGURES = {"phi_reliability.png", "phi_roc.png"}
+CALIBRATION_TITLE = "Calibration of phi: does phi say where the prior is right?"
 
 # Tolerances of the 8-bit PNG outputs against the release's float metrics, measured on col_bedroom
 # (see docs/report.md): the fused PNG is the float output rounded to 1/255 (and clamped to [0, 1]).
@@ -69,7 +72,7 @@ def test_report_reproduces_published_col_bedroom_metrics(tmp_path):
     root = paper_col_bedroom_workspace(tmp_path, run=False)
     link_files(outputs, root / "inter_data" / "col_bedroom" / "OURoutput", sorted(os.listdir(outputs)))
 
-    report = run_report(["col_bedroom"], root=root, name="paper", published=PAPER, grid=1, lpips="off", workers=2)
+    report = run_report(ReportOptions(["col_bedroom"], root=root, name="paper", published=PAPER, grid=1, lpips="off", workers=2))
 
     rows = _read_csv(report.results_csv)
     assert [int(r["index"]) for r in rows] == list(range(250, 300))
@@ -91,8 +94,11 @@ def test_report_reproduces_published_col_bedroom_metrics(tmp_path):
     cells = [c.strip() for c in row.strip("|").split("|")]
     assert cells[2:5] == ["22.29", "22.29", f"{column('prior_psnr').mean() - 22.29:+.3f}"]
     assert cells[5:7] == ["23.08", "23.08"] and cells[14:16] == ["89.27", "89.28"]
-    assert report.summary.read_text().count("| col_bedroom |") == 2
-    assert [p.name for p in report.figures] == ["grid_col_bedroom.png", "phi_histogram.png"]
+    assert report.summary.read_text().count("| col_bedroom |") == 3  # results, published, calibration
+    assert [p.name for p in report.figures] == ["grid_col_bedroom.png", "phi_histogram.png", "phi_reliability.png", "phi_roc.png"]
+    calibration = report.tables[CALIBRATION_TITLE].splitlines()[2]
+    assert calibration.startswith("| col_bedroom | col_bedroom_1 epoch 24 | 50 | 819200 |")  # 50 images of 256 x 256, one pixel in 2 x 2
+    assert calibration.endswith("| n/a |")  # the released outputs come without the fusion test's metrics.json
 
 
 # ---------------------------------------------------------------------------------------------
@@ -123,14 +129,169 @@ def test_correlation_figure_reports_the_constructed_correlation(tmp_path):
 
 
 def test_report_correlations_are_those_of_its_per_image_values(synthetic_root, tmp_path):
-    report = run_report(["denblind_synth"], root=synthetic_root, name="corr", out=tmp_path, grid=0, lpips="off")
+    report = run_report(ReportOptions(["denblind_synth"], root=synthetic_root, name="corr", out=tmp_path, grid=0, lpips="off"))
     rows = _read_csv(report.results_csv)
     sigma, phi, prior = (np.array([float(r[k]) for r in rows]) for k in ("sigma", "phi_mean", "prior_psnr"))
     assert list(sigma) == [float(s) for s in imageio.read_json(synthetic_root / "inter_data/denblind_synth/input/sigma.json")[4:]]
     table = report.tables["phi against the degradation (denoising)"]
     cells = [c.strip() for c in table.splitlines()[2].strip("|").split("|")]
     assert cells[2:] == [f"{metrics.pearson(sigma, phi):.3f}", f"{metrics.pearson(prior, phi):.3f}"]
-    assert {p.name for p in report.figures} == {"phi_vs_sigma.png", "phi_vs_prior_psnr.png", "phi_histogram.png"}
+    assert {p.name for p in report.figures} == {"phi_vs_sigma.png", "phi_vs_prior_psnr.png", "phi_histogram.png"} | CALIBRATION_FIGURES
+
+
+# ---------------------------------------------------------------------------------------------
+# (4) the calibration of phi: known answers on small arrays
+
+
+def test_prior_advantage_known_answers():
+    gt = np.full((4, 6, 3), 0.5)
+    x = gt.copy()
+    x[:, :3] += 0.2  # the observation is off by 0.2 on the left half, exact on the right
+    g = gt + 0.1  # the prior is off by 0.1 everywhere
+    raw = metrics.prior_advantage(x, g, gt, smoothing=0)
+    np.testing.assert_allclose(raw, np.where(np.arange(6) < 3, 0.1, -0.1)[None].repeat(4, 0), atol=1e-15)
+    smooth = metrics.prior_advantage(x, g, gt)  # a Gaussian is symmetric: the two columns at the edge average out
+    np.testing.assert_allclose(smooth[:, 2] + smooth[:, 3], 0, atol=1e-12)
+    assert 0 < smooth[0, 2] < 0.1 and smooth[0, 0] > smooth[0, 2]
+    constant = metrics.prior_advantage(gt + 0.3, gt + 0.1, gt)  # a constant advantage stays constant when smoothed
+    np.testing.assert_allclose(constant, 0.2, atol=1e-12)
+    # colorization: the luma is compared with each channel of the ground truth (mean of 0.3, 0, 0.3)
+    colour = np.broadcast_to(np.array([0.2, 0.5, 0.8]), (4, 6, 3))
+    np.testing.assert_allclose(metrics.prior_advantage(np.full((4, 6), 0.5), colour, colour), 0.2, atol=1e-12)
+    as_uint8 = lambda a: np.round(a * 255).astype(np.uint8)  # noqa: E731
+    np.testing.assert_allclose(metrics.prior_advantage(as_uint8(x), as_uint8(g), as_uint8(gt), smoothing=0), raw, atol=1 / 255)
+    with pytest.raises(ValueError):
+        metrics.prior_advantage(np.zeros((4, 5, 3)), gt, gt)
+
+
+def test_phi_maps_pixels_and_share_outside():
+    phi = np.stack([np.arange(16.0).reshape(4, 4), np.zeros((4, 4)), np.zeros((4, 4))], axis=2) / 100
+    np.testing.assert_allclose(metrics.phi_map(phi), np.arange(16.0).reshape(4, 4) / 300)
+    values, advantage = metrics.calibration_pixels(phi, np.arange(16.0).reshape(4, 4))
+    np.testing.assert_allclose(advantage, [0, 2, 8, 10])
+    np.testing.assert_allclose(values, np.array([0, 2, 8, 10]) / 300, rtol=1e-6)
+    assert metrics.phi_map(np.full((2, 2, 3), 255, np.uint8)).tolist() == [[1.0, 1.0], [1.0, 1.0]]
+    assert metrics.phi_outside_share(np.array([-0.1, 0.0, 0.5, 1.0, 1.2])) == 0.4
+    assert metrics.phi_outside_share(torch.tensor([[[2.0, 0.5], [0.5, 0.5]]])) == 0.25
+    assert metrics.phi_outside_share(np.zeros((3, 8, 8))) == 0.0
+
+
+def test_roc_known_answers():
+    # two pixels where the prior is better (phi 0.35, 0.8), two where it is not (0.1, 0.4): 3 of 4 pairs ranked right
+    roc = metrics.roc_curve(np.array([0.1, 0.4, 0.35, 0.8]), np.array([-1.0, -1.0, 1.0, 1.0]))
+    assert roc.auc == 0.75
+    assert roc.true_positive_rate.tolist() == [0, 0.5, 0.5, 1, 1] and roc.false_positive_rate.tolist() == [0, 0, 0.5, 0.5, 1]
+    advantage = np.linspace(-1, 1, 10)
+    assert metrics.roc_curve(advantage > 0, advantage).auc == 1.0  # perfect: phi = 1 exactly where the prior is better
+    assert metrics.roc_curve(advantage <= 0, advantage).auc == 0.0  # anti-calibrated
+    constant = metrics.roc_curve(np.full(10, 0.3), advantage)  # one threshold: the chance diagonal
+    assert constant.auc == 0.5 and constant.true_positive_rate.tolist() == [0, 1] and constant.false_positive_rate.tolist() == [0, 1]
+    assert metrics.roc_curve(np.array([0.5, 0.5, 0.9]), np.array([1.0, -1.0, -1.0])).auc == 0.25  # a tie counts one half
+    assert math.isnan(metrics.roc_curve(np.array([0.2, 0.7]), np.array([0.1, 0.3])).auc)  # the prior better everywhere
+    rng = np.random.default_rng(0)
+    phi, advantage = np.round(rng.random(300), 1), rng.normal(size=300)  # against the Mann-Whitney count, with ties
+    positive, negative = phi[advantage > 0], phi[advantage <= 0]
+    pairs = (positive[:, None] > negative[None]).sum() + 0.5 * (positive[:, None] == negative[None]).sum()
+    assert metrics.roc_curve(phi, advantage).auc == pytest.approx(pairs / (positive.size * negative.size), abs=1e-12)
+
+
+def test_reliability_known_answers():
+    phi = np.array([0.0, 0.2, 0.6, 1.0, 0.8, 0.5])
+    advantage = np.array([-0.5, -0.5, 0.5, 0.5, 1.0, 2.0])  # 2.0 is outside the edges; 1.0 falls in the last, closed bin
+    curve = metrics.reliability_curve(phi, advantage, np.array([-1.0, 0.0, 1.0]))
+    assert curve.counts.tolist() == [2, 3]
+    np.testing.assert_allclose(curve.phi, [0.1, 0.8])
+    np.testing.assert_allclose(curve.advantage, [-0.5, 2 / 3])
+    empty = metrics.reliability_curve(phi, advantage, np.array([-2.0, -1.0, 0.0]))
+    assert empty.counts.tolist() == [0, 2] and math.isnan(empty.phi[0]) and empty.phi[1] == pytest.approx(0.1)
+    a = np.arange(100.0)
+    perfect = metrics.reliability_curve(a / 100, a, bins=4)  # bins of equal count; perfect calibration: phi follows a
+    assert perfect.counts.tolist() == [25, 25, 25, 25]
+    np.testing.assert_allclose(perfect.phi, perfect.advantage / 100)
+    np.testing.assert_allclose(perfect.advantage, [12, 37, 62, 87])
+    flat = metrics.reliability_curve(np.full(100, 0.3), a, bins=4)  # constant phi: a flat curve
+    np.testing.assert_allclose(flat.phi, 0.3)
+    assert metrics.reliability_curve(a, np.zeros(100), bins=4).counts.tolist() == [100]  # one value: one bin
+
+
+def test_calibration_of_perfect_anti_and_constant_phi():
+    advantage = np.linspace(-0.2, 0.2, 41)
+    perfect = metrics.calibration(0.5 + 2 * advantage, advantage)
+    assert perfect.pearson == pytest.approx(1.0, abs=1e-12) and perfect.roc.auc == 1.0
+    assert perfect.pixels == 41 and perfect.prior_better_share == 20 / 41
+    assert perfect.phi_where_prior_better == pytest.approx(0.5 + 2 * 0.105) and perfect.phi_where_observation_better == pytest.approx(0.5 - 2 * 0.1)
+    anti = metrics.calibration(0.5 - 2 * advantage, advantage)
+    assert anti.pearson == pytest.approx(-1.0, abs=1e-12) and anti.roc.auc == 0.0
+    constant = metrics.calibration(np.full(41, 0.4), advantage)
+    assert math.isnan(constant.pearson) and constant.roc.auc == 0.5
+    np.testing.assert_allclose(constant.reliability.phi, 0.4)
+    with pytest.raises(ValueError):
+        metrics.calibration(np.zeros(3), np.zeros(4))
+
+
+# ---------------------------------------------------------------------------------------------
+# (5) the calibration in the report
+
+
+def _table_rows(table: str) -> list[list[str]]:
+    return [[c.strip() for c in line.strip("|").split("|")] for line in table.splitlines()[2:]]
+
+
+def test_report_calibration_table_figures_and_per_image_values(synthetic_root, tmp_path):
+    report = run_report(ReportOptions(["col_synth", "inpcrop_synth"], root=synthetic_root, name="calibration", out=tmp_path,
+                                      grid=0, lpips="off"))
+    assert {p.name for p in report.figures} == {"phi_histogram.png"} | CALIBRATION_FIGURES
+    for name in CALIBRATION_FIGURES:
+        assert imageio.read_rgb(report.folder / name, allow_conversion=True).shape[2] == 3
+        assert f"![{name[:-4]}]({name})" in report.summary.read_text()
+    assert f"## {CALIBRATION_TITLE}" in report.summary.read_text()
+
+    # the table pools the pixels of the test images, computed here again from the files
+    experiment = Experiment("inpcrop_synth", synthetic_root)
+    phi, advantage = [], []
+    for i in (4, 5):
+        gt, prior = imageio.read_rgb(experiment.gt_path(i)), imageio.read_rgb(experiment.prior_path(i))
+        pixels = metrics.calibration_pixels(imageio.read_rgb(experiment.output_dir() / f"{i}_phi.png"),
+                                            metrics.prior_advantage(imageio.chw_to_hwc(experiment.read_observation(i)), prior, gt))
+        phi.append(pixels[0])
+        advantage.append(pixels[1])
+    expected = metrics.calibration(np.concatenate(phi), np.concatenate(advantage))
+    row = _table_rows(report.tables[CALIBRATION_TITLE])[1]
+    assert row[:4] == ["inpcrop_synth", "inpcrop_synth_0 epoch 1", "2", str(2 * 16 * 16)]
+    assert row[4:] == [f"{expected.prior_better_share:.3f}", f"{expected.pearson:.3f}", f"{expected.roc.auc:.3f}",
+                       f"{expected.phi_where_prior_better:.3f}", f"{expected.phi_where_observation_better:.3f}", "n/a"]
+
+    rows = [r for r in _read_csv(report.results_csv) if r["experiment"] == "inpcrop_synth"]
+    image = metrics.calibration(phi[1], advantage[1])
+    assert float(rows[1]["phi_advantage_r"]) == pytest.approx(image.pearson, abs=1e-12)
+    assert float(rows[1]["phi_roc_auc"]) == pytest.approx(image.roc.auc, abs=1e-12)
+    assert float(rows[1]["prior_better_share"]) == pytest.approx(image.prior_better_share, abs=1e-12)
+    assert rows[1]["phi_outside_share"] == ""
+
+
+def test_report_reads_phi_outside_from_the_fusion_runs_metrics(synthetic_root, tmp_path):
+    _copy_experiment(synthetic_root, tmp_path, "col_synth")
+    shutil.copytree(synthetic_root / "net_data" / "col_synth_0", tmp_path / "net_data" / "col_synth_0")
+    path = tmp_path / "net_data" / "col_synth_0" / "metrics.json"
+    document = imageio.read_json(path)
+    for image, share in zip(document["images"], (0.25, 0.125)):
+        image["bigprior"][metrics.PHI_OUTSIDE_KEY] = share
+    imageio.write_json(path, document)
+    report = run_report(ReportOptions(["col_synth"], root=tmp_path, grid=0, lpips="off"))
+    assert _table_rows(report.tables[CALIBRATION_TITLE])[0][-1] == "0.1875"
+    assert [float(r["phi_outside_share"]) for r in _read_csv(report.results_csv)] == [0.25, 0.125]
+
+    document["epoch"] = 0  # metrics of another test than the one that wrote OURoutput/: not used, and said so
+    imageio.write_json(path, document)
+    report = run_report(ReportOptions(["col_synth"], root=tmp_path, grid=0, lpips="off"))
+    assert _table_rows(report.tables[CALIBRATION_TITLE])[0][-1] == "n/a"
+    assert any(note.startswith(f"{path}: of epoch 0, not of the epoch 1") for note in report.notes)
+
+
+def test_report_help_names_the_command(capsys):
+    with pytest.raises(SystemExit):
+        cli_main(["report", "--help"])
+    assert capsys.readouterr().out.startswith("usage: bigprior report")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -138,7 +299,7 @@ def test_report_correlations_are_those_of_its_per_image_values(synthetic_root, t
 
 
 def test_report_scores_every_method_of_every_experiment(synthetic_root):
-    report = run_report(None, root=synthetic_root, name="all", grid=2, lpips="off")
+    report = run_report(ReportOptions(None, root=synthetic_root, name="all", grid=2, lpips="off"))
     assert report.folder == synthetic_root / "reports" / "all"
     rows = _read_csv(report.results_csv)
     assert [(r["experiment"], int(r["index"])) for r in rows] == [(e, i) for e in SYNTHETIC_EXPERIMENTS for i in (4, 5)]
@@ -162,7 +323,8 @@ def test_report_scores_every_method_of_every_experiment(synthetic_root):
         assert f"| {task} | 1 |" in summary
     assert "LPIPS: not computed (--lpips off)" in summary
     names = {p.name for p in report.figures}
-    assert names == {f"grid_{e}.png" for e in SYNTHETIC_EXPERIMENTS} | {"phi_vs_sigma.png", "phi_vs_prior_psnr.png", "phi_histogram.png"}
+    assert names == {f"grid_{e}.png" for e in SYNTHETIC_EXPERIMENTS} | {"phi_vs_sigma.png", "phi_vs_prior_psnr.png", "phi_histogram.png"} \
+        | CALIBRATION_FIGURES
     assert all(p.is_file() and p.stat().st_size > 0 for p in report.figures)
     assert sorted(p.name for p in report.folder.iterdir()) == sorted(names | {"results.csv", "summary.md"})
 
@@ -171,12 +333,12 @@ def test_two_runs_of_one_experiment_are_two_labelled_rows(tmp_path):
     for workspace in ("a", "b"):
         make_fused_experiment(tmp_path / workspace, "col_synth", seed=0 if workspace == "a" else 1)
     specs = [f"paper={tmp_path / 'a' / 'inter_data' / 'col_synth'}", f"own={tmp_path / 'b' / 'inter_data' / 'col_synth'}"]
-    report = run_report(specs, root=tmp_path, name="compare", grid=1, lpips="off")
+    report = run_report(ReportOptions(specs, root=tmp_path, name="compare", grid=1, lpips="off"))
     table = report.tables["Results per experiment"]
     assert "| col_synth | paper | 2 |" in table and "| col_synth | own | 2 |" in table
     assert {p.name for p in report.figures} >= {"grid_col_synth_paper.png", "grid_col_synth_own.png"}
     with pytest.raises(BIGPriorError, match="share a name and a run"):
-        run_report([specs[0], specs[0]], root=tmp_path, name="twice", lpips="off")
+        run_report(ReportOptions([specs[0], specs[0]], root=tmp_path, name="twice", lpips="off"))
 
 
 def test_published_numbers_from_a_table_and_from_run_files(tmp_path):
@@ -242,14 +404,14 @@ def test_report_error_messages(synthetic_root, tmp_path, capsys):
     folder = _copy_experiment(synthetic_root, tmp_path, "denblind_synth")
     imageio.write_json(folder / "input" / "sigma.json", [25])
     with pytest.raises(BIGPriorError, match=r"sigma\.json: expected a JSON list"):
-        run_report(["denblind_synth"], root=tmp_path, lpips="off")
+        run_report(ReportOptions(["denblind_synth"], root=tmp_path, lpips="off"))
     make_experiment(tmp_path, "col_other")
     with pytest.raises(BIGPriorError, match=r"col_other/OURoutput: folder not found"):
-        run_report(["col_other"], root=tmp_path, lpips="off")
+        run_report(ReportOptions(["col_other"], root=tmp_path, lpips="off"))
     with pytest.raises(BIGPriorError, match="--grid_images: image 1 is not a test image"):
-        run_report([str(_copy_experiment(synthetic_root, tmp_path, "col_synth"))], root=tmp_path, grid_images=[1], lpips="off")
+        run_report(ReportOptions([str(_copy_experiment(synthetic_root, tmp_path, "col_synth"))], root=tmp_path, grid_images=[1], lpips="off"))
     with pytest.raises(BIGPriorError, match="--lpips_weights|LPIPS weights not found"):
-        run_report(["col_synth"], root=tmp_path, lpips="required", lpips_weights=str(tmp_path / "none"))
+        run_report(ReportOptions(["col_synth"], root=tmp_path, lpips="required", lpips_weights=str(tmp_path / "none")))
 
 
 def test_fusion_test_records_the_run_it_comes_from(tmp_path):

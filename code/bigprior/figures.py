@@ -1,4 +1,5 @@
-"""The report's figures, written as PNG files: image grids, the phi correlation panels, phi histograms.
+"""The report's figures, written as PNG files: image grids, the phi correlation panels, phi histograms,
+line panels (the calibration of phi: reliability and ROC curves).
 
 Figures are built on `matplotlib.figure.Figure` directly (no pyplot state, no GUI backend), so they
 draw the same in a terminal, in CI and inside the notebook, and are written atomically.
@@ -111,5 +112,40 @@ def phi_histograms(histograms: dict[str, np.ndarray], path: Path, bins: int = 32
         ax.set_xlabel("phi (saved map, clamped to [0, 1])")
         ax.set_xlim(0, 1)
     axes[0].set_ylabel("fraction of pixels")
+    figure.tight_layout()
+    return _save(figure, path)
+
+
+@dataclass
+class Line:
+    """One curve of a line panel."""
+
+    label: str
+    x: np.ndarray
+    y: np.ndarray
+
+
+def line_panels(panels: dict[str, Sequence[Line]], xlabel: str, ylabel: str, path: Path, diagonal: bool = False,
+                vertical: float | None = None, square: bool = False) -> Path:
+    """One panel per title, one line (with markers) per `Line`, a legend of their labels; `diagonal`
+    draws y = x (a ROC's chance line), `vertical` a dashed line at that x, `square` fixes both axes to
+    [0, 1]."""
+    figure = Figure(figsize=(5 * len(panels), 4.2))
+    axes = figure.subplots(1, len(panels), squeeze=False)[0]
+    for ax, (title, lines) in zip(axes, panels.items()):
+        for line in lines:
+            ax.plot(line.x, line.y, marker="o" if len(line.x) <= 50 else None, markersize=3, linewidth=1.2, label=line.label)
+        if diagonal:
+            ax.plot([0, 1], [0, 1], color="gray", linestyle=":", linewidth=1)
+        if vertical is not None:
+            ax.axvline(vertical, color="gray", linestyle="--", linewidth=1)
+        if square:
+            ax.set_xlim(0, 1)
+            ax.set_ylim(0, 1)
+        ax.grid(True, alpha=0.4)
+        ax.set_title(title)
+        ax.set_xlabel(xlabel)
+        ax.legend(fontsize=7, loc="best")
+    axes[0].set_ylabel(ylabel)
     figure.tight_layout()
     return _save(figure, path)

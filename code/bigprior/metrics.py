@@ -2,6 +2,8 @@
 
 Images are HxWx3 arrays (float in [0, 1], or uint8) unless stated; `mse`/`psnr` follow the release
 (mean over all pixels and channels of images in [0, 1]; PSNR = 10 log10(1 / MSE), averaged per image).
+The calibration of phi (does phi say where the prior is right?) is defined here too, below the paper's
+metrics.
 """
 
 from __future__ import annotations
@@ -9,10 +11,12 @@ from __future__ import annotations
 import importlib.util
 import math
 import os
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
+from scipy.ndimage import gaussian_filter
 from skimage.color import deltaE_cie76, rgb2lab
 from skimage.metrics import structural_similarity
 from torch import nn
@@ -67,13 +71,175 @@ def auc(image: np.ndarray, reference: np.ndarray) -> float:
 
 
 def pearson(x: np.ndarray, y: np.ndarray) -> float:
-    """Pearson correlation coefficient of two 1-D samples (nan when either is constant)."""
+    """Pearson correlation coefficient of two 1-D samples (nan when either is constant: its deviations
+    from a rounded mean would give a meaningless tiny number)."""
     x, y = np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
     if x.shape != y.shape or x.ndim != 1 or x.size < 2:
         raise ValueError(f"pearson needs two 1-D samples of equal length >= 2, got {x.shape} and {y.shape}")
+    if np.ptp(x) == 0 or np.ptp(y) == 0:
+        return float("nan")
     dx, dy = x - x.mean(), y - y.mean()
     denominator = math.sqrt(float(dx @ dx) * float(dy @ dy))
     return float(dx @ dy) / denominator if denominator > 0 else float("nan")
+
+
+# ---------------------------------------------------------------------------------------------
+# Calibration of phi: does phi say where the prior is right? phi is the per-pixel share of the
+# output taken from the prior, out = (1 - phi) x + phi g; it is right to be high where the prior g is
+# closer to the ground truth than the observation x. These functions measure that on HxW maps, for
+# one image or for the pixels of an image set pooled together (the report, the fusion test).
+
+ADVANTAGE_SMOOTHING = 2.0  # standard deviation in pixels of the Gaussian that smooths the advantage
+CALIBRATION_STRIDE = 2  # pooled pixels: every 2nd pixel of every 2nd row (a quarter of them)
+RELIABILITY_BINS = 20
+# The fusion test's metrics.json records the share of phi outside [0, 1] under this key, per image
+# (`images[k].bigprior.<key>`) and over the test images (`mean.bigprior.<key>`): its saved 8-bit phi
+# maps are clamped, so the report can read it only there.
+PHI_OUTSIDE_KEY = "phi_outside_share"
+
+
+def prior_advantage(observation: np.ndarray, prior: np.ndarray, gt: np.ndarray,
+                    smoothing: float = ADVANTAGE_SMOOTHING) -> np.ndarray:
+    """The prior's per-pixel advantage over the observation, a = |x - gt| - |g - gt| (HxW), each
+    absolute error averaged over the channels: > 0 where the prior is closer to the ground truth.
+
+    `observation` is HxWx3, or HxW / HxWx1 (the luma of colorization), then compared with every
+    channel of `gt` (broadcast to 3 channels, as the fusion broadcasts it). uint8 images are scaled to
+    [0, 1]; float observations are used as they are (denoising's are unclipped).
+
+    The map is smoothed by a Gaussian of standard deviation `smoothing` pixels (0: none; mirrored
+    borders, so a constant map stays constant). Why: phi comes from a CNN and cannot see the noise of
+    one pixel, only the local error level, while |x - gt| of a noisy observation changes wildly from
+    pixel to pixel; a Gaussian of 2 px averages about 50 pixels (it cuts the standard deviation of
+    pixel-independent noise by about 7) and keeps structures of about 5 px (a hole's edge, an object's
+    outline). A Gaussian rather than a box: it weights near pixels most and leaves no square artefacts.
+    """
+    x, g, reference = _as_float(observation), _as_float(prior), _as_float(gt)
+    if x.ndim == 2:
+        x = x[..., None]
+    if g.shape != reference.shape or g.ndim != 3 or x.shape[:2] != reference.shape[:2] or x.shape[2] not in (1, reference.shape[2]):
+        raise ValueError(f"prior_advantage needs HxWxC prior and gt and an HxW(x1|xC) observation, got "
+                         f"{x.shape}, {g.shape}, {reference.shape}")
+    advantage = np.abs(x - reference).mean(axis=2) - np.abs(g - reference).mean(axis=2)
+    return gaussian_filter(advantage, smoothing, mode="mirror", truncate=4.0) if smoothing > 0 else advantage
+
+
+def phi_map(phi: np.ndarray) -> np.ndarray:
+    """phi as an HxW map: the mean over the channels of an HxWxC phi (uint8 scaled to [0, 1])."""
+    phi = _as_float(phi)
+    return phi.mean(axis=2) if phi.ndim == 3 else phi
+
+
+def phi_outside_share(phi: np.ndarray | torch.Tensor) -> float:
+    """Share of the values of phi (every channel of every pixel, any layout) outside [0, 1]: where
+    phi cannot be read as the share of the prior. 0 for a bounded phi and for the saved 8-bit maps."""
+    values = phi.detach().cpu().numpy() if isinstance(phi, torch.Tensor) else np.asarray(phi)
+    return float(np.mean((values < 0) | (values > 1)))
+
+
+def calibration_pixels(phi: np.ndarray, advantage: np.ndarray, stride: int = CALIBRATION_STRIDE) -> tuple[np.ndarray, np.ndarray]:
+    """The (phi, advantage) pairs of one image kept for pooling over an image set, as two flat
+    float32 arrays: every `stride`-th pixel of every `stride`-th row, starting at the top-left (a
+    deterministic subsample; neighbours of a 2 px-smoothed advantage carry little more)."""
+    phi = phi_map(phi)
+    if phi.shape != advantage.shape:
+        raise ValueError(f"phi {phi.shape} and advantage {advantage.shape} differ in size")
+    return (phi[::stride, ::stride].astype(np.float32).ravel(),
+            np.asarray(advantage)[::stride, ::stride].astype(np.float32).ravel())
+
+
+@dataclass
+class Reliability:
+    """Mean phi per bin of the advantage: `edges` (bins + 1), then per bin the mean advantage, the
+    mean phi (nan for an empty bin) and the number of pixels."""
+
+    edges: np.ndarray
+    advantage: np.ndarray
+    phi: np.ndarray
+    counts: np.ndarray
+
+
+def reliability_curve(phi: np.ndarray, advantage: np.ndarray, bins: int | np.ndarray = RELIABILITY_BINS) -> Reliability:
+    """Mean phi per bin of the advantage, over flat arrays of pixels. `bins`: a number of bins of
+    equal pixel count (edges at the quantiles of the advantage, repeated edges merged), or the edges
+    themselves (increasing; as `np.histogram`, each bin holds [left, right) and the last [left, right],
+    pixels outside the edges are left out)."""
+    phi, advantage = _flat_pair(phi, advantage)
+    if np.ndim(bins) == 0:
+        edges = np.unique(np.quantile(advantage, np.linspace(0, 1, int(bins) + 1)))
+        edges = edges if edges.size > 1 else np.repeat(edges, 2)
+    else:
+        edges = np.asarray(bins, dtype=np.float64)
+    inside = (advantage >= edges[0]) & (advantage <= edges[-1])
+    which = np.clip(np.searchsorted(edges, advantage[inside], side="right") - 1, 0, edges.size - 2)
+    counts = np.bincount(which, minlength=edges.size - 1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = lambda values: np.bincount(which, weights=values[inside], minlength=edges.size - 1) / counts  # noqa: E731
+        return Reliability(edges, mean(advantage), mean(phi), counts)
+
+
+@dataclass
+class ROC:
+    """phi as a detector of the pixels where the prior is better (advantage > 0): true and false
+    positive rates at every threshold "phi >= t", from the highest t down, and the area under it."""
+
+    false_positive_rate: np.ndarray
+    true_positive_rate: np.ndarray
+    auc: float  # nan when every pixel is of one class
+
+
+def roc_curve(phi: np.ndarray, advantage: np.ndarray) -> ROC:
+    """ROC of phi against the pixels where the prior is better (advantage > 0). Equal phi values form
+    one threshold, so ties count one half: the AUC is the probability that a random pixel where the
+    prior is better has a higher phi than one where it is not (Mann-Whitney)."""
+    phi, advantage = _flat_pair(phi, advantage)
+    levels, level_of = np.unique(phi, return_inverse=True)
+    positives = np.bincount(level_of, weights=advantage > 0, minlength=levels.size)[::-1]
+    negatives = np.bincount(level_of, minlength=levels.size)[::-1] - positives
+    true_positives = np.concatenate([[0.0], np.cumsum(positives)])
+    false_positives = np.concatenate([[0.0], np.cumsum(negatives)])
+    if true_positives[-1] == 0 or false_positives[-1] == 0:
+        nan = np.full_like(true_positives, np.nan)
+        return ROC(nan, nan, float("nan"))
+    tpr, fpr = true_positives / true_positives[-1], false_positives / false_positives[-1]
+    return ROC(fpr, tpr, float(np.sum(np.diff(fpr) * (tpr[1:] + tpr[:-1]) / 2)))
+
+
+@dataclass
+class Calibration:
+    """How well phi says where the prior is right, over a set of pixels."""
+
+    pixels: int
+    prior_better_share: float  # share of pixels with advantage > 0
+    pearson: float  # correlation of phi and the advantage (nan when phi is constant)
+    phi_where_prior_better: float  # mean phi over the pixels with advantage > 0 (nan: none)
+    phi_where_observation_better: float  # ... with advantage <= 0
+    roc: ROC
+    reliability: Reliability
+
+
+def calibration(phi: np.ndarray, advantage: np.ndarray, bins: int | np.ndarray = RELIABILITY_BINS) -> Calibration:
+    """Every calibration statistic of flat arrays of (phi, advantage) pixels, e.g. the concatenated
+    `calibration_pixels` of an image set."""
+    phi, advantage = _flat_pair(phi, advantage)
+    better = advantage > 0
+    mean_or_nan = lambda values: float(values.mean()) if values.size else float("nan")  # noqa: E731
+    return Calibration(
+        pixels=int(phi.size),
+        prior_better_share=float(better.mean()),
+        pearson=pearson(phi, advantage),
+        phi_where_prior_better=mean_or_nan(phi[better]),
+        phi_where_observation_better=mean_or_nan(phi[~better]),
+        roc=roc_curve(phi, advantage),
+        reliability=reliability_curve(phi, advantage, bins),
+    )
+
+
+def _flat_pair(phi: np.ndarray, advantage: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    phi, advantage = np.asarray(phi, dtype=np.float64).ravel(), np.asarray(advantage, dtype=np.float64).ravel()
+    if phi.size != advantage.size or phi.size < 2:
+        raise ValueError(f"calibration needs phi and advantage of equal size >= 2, got {phi.size} and {advantage.size}")
+    return phi, advantage
 
 
 # ---------------------------------------------------------------------------------------------

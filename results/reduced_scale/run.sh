@@ -1,18 +1,19 @@
 #!/usr/bin/env bash
 # The reduced-scale reproduction: the paper's 11 experiments with the project's own 64x64 generator
 # (code/bigprior/assets/default/pggan_lsun64.pth) instead of the published 256x256 PGGANs.
-#   inversion of LSUN images 0..299 (resized to 64x64), fusion trained on 0..249, tested on 250..299,
+#   inversion of LSUN images 0..299 (64x64 copies, made first), fusion trained on 0..249, tested on 250..299,
 #   then the report next to the paper's table.
 # Usage (from the repository root): bash results/reduced_scale/run.sh [workspace, default runs/reduced_scale]
 # Settings are the variables below; everything resumes where it stopped when rerun.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 WS="${1:-runs/reduced_scale}"
-LSUN="${LSUN:-../shared/bigprior-paper/lsun}"
+PAPER_LSUN="${PAPER_LSUN:-../shared/bigprior-paper/lsun}"
+LSUN="${LSUN:-runs/lsun64}"  # 64x64 copies of the paper's images (made below)
 GEN=code/bigprior/assets/default/pggan_lsun64.pth
 DEVICE="${DEVICE:-auto}"
 # inversion (no VGG term: VGG16 weights cannot be downloaded here; L2 on the visible part / luma)
-INVERT=(--gan_weights "$GEN" --loss_type L2 --vgg_lambda 0 --resize True --device "$DEVICE"
+INVERT=(--gan_weights "$GEN" --loss_type L2 --vgg_lambda 0 --device "$DEVICE"
         --composing_layer "${LAYER:-4}" --z_number "${CODES:-10}" --optimization Adam --lr "${LR:-0.05}"
         --iterations "${STEPS:-100}" --batch_size "${INV_BATCH:-50}" --seed 0)
 # fusion (the paper's recipe; DnCNN depth and epochs reduced for a CPU)
@@ -20,6 +21,7 @@ FUSE=(--lr 0.01 --batch_size 8 --backbone D --phi_weight 1e-5 --epochs "${EPOCHS
       --device "$DEVICE" --seed 0)
 
 mkdir -p "$WS/inter_data"
+python results/reduced_scale/make_lsun64.py "$PAPER_LSUN" "$LSUN"
 invert() {  # script experiment category [task flags...]
   local script=$1 exp=$2 cat=$3; shift 3
   python "code/mganprior/$script.py" -i "$LSUN/$cat" -o "$WS/inter_data/$exp" "${INVERT[@]}" "$@"
@@ -52,5 +54,5 @@ for exp in col_bedroom col_church inpcrop_bedroom inpcrop_church inpcrop_confere
   # OURoutput/ holds the last test: make it run _0's (the paper's fusion) for the report
   python code/train.py --root "$WS" --experiment "$exp" --test True --test_model 0 --test_epoch "$((${EPOCHS:-16} - 1))" --device "$DEVICE"
 done
-python code/report.py --root "$WS" --name reduced_scale --published "$(dirname "$LSUN")" --out "$WS/reports"
+python code/report.py --root "$WS" --name reduced_scale --published "$(dirname "$PAPER_LSUN")" --out "$WS/reports"
 python results/reduced_scale/collect.py "$WS"
