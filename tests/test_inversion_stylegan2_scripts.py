@@ -12,6 +12,7 @@ from test_inversion_stage import file_bytes, make_images, run_wrapper
 
 from bigprior.inversion import check as check_module
 from bigprior.inversion.stage import LOG_DIR
+from bigprior.restore import main as restore_main
 from bigprior.runtime import run_cli
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
@@ -91,3 +92,22 @@ def test_check_inversion_with_a_stylegan2_prior(workspace, stylegan2_pickle):
     for task in ("inpcrop", "denblind"):
         assert result[task]["psnr_prior"] > result[task]["psnr_start"] + 1, (task, result[task])
         assert result[task]["arguments"]["latent_space"] == "w+"
+
+
+def test_fusion_trains_on_stylegan2_priors_and_restore_inverts_with_them(workspace, stylegan2_pickle, capsys):
+    """inter_data made with a StyleGAN2 prior trains the fusion network unchanged; `restore` inverts a photo
+    with the same prior (latent space z) and fuses with that run."""
+    make_images(workspace / "images", count=COUNT)
+    assert invert(workspace, "denblind_tiny", stylegan2_pickle) == 0
+    train = ["--experiment", "denblind_tiny", "--epochs", "1", "--batch_size", "2", "--train_count", "2",
+             "--crop_size", "16", "--dncnn_layers", "3", "--root", str(workspace), "--device", "cpu", "--workers", "1"]
+    assert run_wrapper(CODE / "train.py", train) == 0
+    run = workspace / "net_data" / "denblind_tiny_0"
+    out = workspace / "restored"
+    restore = ["--task", "denoise", "--input", str(workspace / "images" / "img_01.png"), "--out", str(out),
+               "--degrade", "True", "--gan_weights", str(stylegan2_pickle), "--latent_space", "z", "--iterations", "2",
+               "--fusion_run", str(run), "--device", "cpu"]
+    assert run_cli(restore_main, restore) == 0
+    assert "bigprior" in capsys.readouterr().out.lower()
+    for kind in ("input", "prior", "restored", "phi"):
+        assert (out / f"img_01_{kind}.png").is_file(), kind
