@@ -32,8 +32,11 @@ def generator():
 
 
 @pytest.fixture(scope="module")
-def vectors():
-    return torch.load(require_shared(STYLEGAN2 / "tiny_r32_io.pt"), map_location="cpu", weights_only=True)
+def vectors(generator):
+    """NVlabs' outputs of the same generator (../shared/testvectors/stylegan2/README.md)."""
+    loaded = torch.load(require_shared(STYLEGAN2 / "tiny_r32_io.pt"), map_location="cpu", weights_only=True)
+    assert loaded["num_ws"] == generator.num_ws
+    return loaded
 
 
 def _space(generator, space, layer=4, z_number=3):
@@ -50,6 +53,7 @@ def _targets(count: int, seed: int = 0) -> torch.Tensor:
 
 def test_single_code_spaces_reproduce_nvlabs_images(generator, vectors):
     z_space, w_space, wplus_space = (_space(generator, s) for s in ("z", "w", "w+"))
+    assert [s.space for s in (z_space, w_space, wplus_space)] == ["z", "w", "w+"] and wplus_space.code_names == ("ws",)
     torch.testing.assert_close(z_space(vectors["z"]), vectors["img_psi1"], rtol=0, atol=1e-4)
     torch.testing.assert_close(w_space(vectors["ws_psi1"][:, 0]), vectors["img_psi1"], rtol=0, atol=1e-4)
     torch.testing.assert_close(wplus_space(vectors["wplus"]), vectors["img_wplus"], rtol=0, atol=1e-4)

@@ -38,15 +38,15 @@ class LatentSpace(nn.Module):
     """A frozen generator seen through the codes an inversion optimises (see the module docstring).
 
     Subclasses set `space` (the `--latent_space` value), `code_names` and `resolution`, and implement
-    `code_shapes`, `initial_codes` and `forward`."""
+    `initial_codes` and `forward`."""
 
     space: str
     code_names: tuple[str, ...]
     resolution: int
 
     def code_shapes(self) -> tuple[tuple[int, ...], ...]:
-        """The shape of each code of one image, in `code_names` order."""
-        raise NotImplementedError
+        """The shape of each code of one image, in `code_names` order: those of its initial values."""
+        return tuple(tuple(code.shape[1:]) for code in self.initial_codes(0, 0))
 
     def initial_codes(self, index: int, seed: int, init_type: str = "Normal", restarts: int = 1) -> tuple[torch.Tensor, ...]:
         """Image `index`'s initial codes for `restarts` restarts, each (restarts, *shape), float32 on the CPU."""

@@ -53,9 +53,6 @@ class MultiCodeGenerator(LatentSpace):
         """C, the number of per-channel weights alpha of one code."""
         return self.feature_shape[0]
 
-    def code_shapes(self) -> tuple[tuple[int, ...], ...]:
-        return (self.z_number, self.z_dim), (self.z_number, self.channels)
-
     def initial_codes(self, index: int, seed: int, init_type: str = "Normal", restarts: int = 1) -> tuple[torch.Tensor, ...]:
         """z ~ N(0, 1) from the image's stream (restart r: its r-th draw of (N, z_dim)) or 0; alpha = 1/N."""
         shape = (self.z_number, self.z_dim)

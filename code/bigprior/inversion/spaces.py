@@ -10,10 +10,9 @@ from ..errors import BIGPriorError
 from ..generators import PGGANGenerator, StyleGAN2Generator
 from .latent import LatentSpace
 from .multicode import MultiCodeGenerator
-from .stylegan2_latent import StyleGAN2MultiCode, WPlusSpace, WSpace, ZSpace
+from .stylegan2_latent import StyleGAN2MultiCode, WSpace, ZSpace
 
 LATENT_SPACES = ("multi", "z", "w", "w+")
-SINGLE_CODE_SPACES = {"z": ZSpace, "w": WSpace, "w+": WPlusSpace}
 
 
 def composing_layer_arg(value: str) -> int | str:
@@ -47,5 +46,7 @@ def build_latent_space(generator: nn.Module, latent_space: str = "multi", compos
     if isinstance(generator, StyleGAN2Generator):
         if latent_space == "multi":
             return StyleGAN2MultiCode(generator, composing_layer, z_number, fused=fused)
-        return SINGLE_CODE_SPACES[latent_space](generator, fused=fused)
+        if latent_space == "z":
+            return ZSpace(generator, fused)
+        return WSpace(generator, per_row=latent_space == "w+", fused=fused)
     raise BIGPriorError(f"cannot invert a {type(generator).__name__}: expected a PGGAN or StyleGAN2 generator")

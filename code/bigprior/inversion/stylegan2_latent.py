@@ -74,9 +74,6 @@ class ZSpace(StyleGAN2Space):
     space = "z"
     code_names = ("z",)
 
-    def code_shapes(self) -> tuple[tuple[int, ...], ...]:
-        return ((self.z_dim,),)
-
     def initial_codes(self, index: int, seed: int, init_type: str = "Normal", restarts: int = 1) -> tuple[torch.Tensor, ...]:
         if init_type == "Zero":
             return (torch.zeros(restarts, self.z_dim),)
@@ -87,35 +84,19 @@ class ZSpace(StyleGAN2Space):
 
 
 class WSpace(StyleGAN2Space):
-    """One w per image, the same for every synthesis row."""
+    """One w per image, the same for every synthesis row (`w`), or one per row (`w+`, code `ws`)."""
 
-    space = "w"
-    code_names = ("w",)
-
-    def code_shapes(self) -> tuple[tuple[int, ...], ...]:
-        return ((self.w_dim,),)
+    def __init__(self, generator: StyleGAN2Generator, per_row: bool = False, fused: bool = True) -> None:
+        super().__init__(generator, fused)
+        self.per_row = per_row
+        self.space, self.code_names = ("w+", ("ws",)) if per_row else ("w", ("w",))
 
     def initial_codes(self, index: int, seed: int, init_type: str = "Normal", restarts: int = 1) -> tuple[torch.Tensor, ...]:
-        return (self.start_w(index, seed, init_type, restarts),)
+        w = self.start_w(index, seed, init_type, restarts)
+        return (w.unsqueeze(1).repeat(1, self.num_ws, 1) if self.per_row else w,)
 
     def forward(self, w: torch.Tensor) -> torch.Tensor:
-        return self.synthesize(w.unsqueeze(1).expand(-1, self.num_ws, -1))
-
-
-class WPlusSpace(StyleGAN2Space):
-    """One w per synthesis row (W+)."""
-
-    space = "w+"
-    code_names = ("ws",)
-
-    def code_shapes(self) -> tuple[tuple[int, ...], ...]:
-        return ((self.num_ws, self.w_dim),)
-
-    def initial_codes(self, index: int, seed: int, init_type: str = "Normal", restarts: int = 1) -> tuple[torch.Tensor, ...]:
-        return (self.start_w(index, seed, init_type, restarts).unsqueeze(1).repeat(1, self.num_ws, 1),)
-
-    def forward(self, ws: torch.Tensor) -> torch.Tensor:
-        return self.synthesize(ws)
+        return self.synthesize(w if self.per_row else w.unsqueeze(1).expand(-1, self.num_ws, -1))
 
 
 def composing_block(generator: StyleGAN2Generator, composing_layer: int | str) -> int:
@@ -151,9 +132,6 @@ class StyleGAN2MultiCode(StyleGAN2Space):
         size = synthesis.block_resolutions[self.composing_layer - 1]
         self.feature_shape = (last.conv1.weight.shape[0], size, size)
         self.channels = self.feature_shape[0] + generator.img_channels
-
-    def code_shapes(self) -> tuple[tuple[int, ...], ...]:
-        return (self.z_number, self.w_dim), (self.z_number, self.channels), (self.num_ws - self.shared_start, self.w_dim)
 
     def initial_codes(self, index: int, seed: int, init_type: str = "Normal", restarts: int = 1) -> tuple[torch.Tensor, ...]:
         if init_type == "Zero":
