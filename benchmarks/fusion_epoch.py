@@ -1,8 +1,10 @@
 """Time per training epoch of the fusion stage: the release's loop next to this project's loop.
 
 The reference is the release's loop shape: batches gathered on the host and copied to the device
-every iteration, float32, a host sync (`loss.item()`) every iteration. This project's loop keeps the
-data on the device, syncs once per epoch and optionally runs bf16 autocast + channels_last.
+every iteration, a host sync (`loss.item()`) every iteration, in the numeric mode of the project's
+default or strict fp32 loop (the same cuDNN autotuning, TF32 and determinism settings, so only the loop
+shape differs). This project's loop keeps the data on the device, syncs once per epoch and optionally
+runs bf16 autocast + channels_last.
 Synthetic data of the paper's shape (250 images, 256x256, colorization: 1-channel x, 3-channel prior).
 Both loops draw the same batch order, so the strict float32 mode (`precision=fp32`) must end with the
 same weights as the reference run with TF32 off: the difference is printed.
@@ -25,11 +27,13 @@ from torch import nn
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "code"))
 
+from bigprior.experiment import Experiment  # noqa: E402
 from bigprior.fusion.data import TripletSet  # noqa: E402
 from bigprior.fusion.model import build_fusion_model  # noqa: E402
 from bigprior.fusion.options import FusionOptions  # noqa: E402
-from bigprior.fusion.training import SHIFT, _train_epochs, optimizer_and_scheduler  # noqa: E402
-from bigprior.runtime import resolve_device  # noqa: E402
+from bigprior.fusion.training import fit, fusion_trainer  # noqa: E402
+from bigprior.run import EPOCH_STREAM, Run, restart_period  # noqa: E402
+from bigprior.runtime import numeric_mode, resolve_device  # noqa: E402
 from bigprior.seeding import item_seed  # noqa: E402
 
 
@@ -47,50 +51,46 @@ def sync(device: torch.device) -> None:
 
 
 def reference_epochs(data: TripletSet, options: FusionOptions, device: torch.device, strict: bool) -> tuple[list[float], dict]:
-    """The release's loop: host batches copied each iteration, .item() each iteration, float32
-    (TF32 convolutions allowed unless `strict`)."""
-    torch.backends.cudnn.allow_tf32 = not strict
-    torch.backends.cudnn.deterministic = strict
+    """The release's loop: host batches copied each iteration, .item() each iteration, float32, in the
+    project's numeric mode of `fp32` (strict) or `default`."""
     torch.manual_seed(options.seed)
     model = build_fusion_model(1, layers=options.dncnn_layers).to(device)
     iters = -(-len(data) // options.batch_size)
-    optimizer, scheduler = optimizer_and_scheduler(model, options.lr, options.batch_size, iters)
+    optimizer = torch.optim.Adam(model.parameters(), lr=options.lr)
+    scheduler = torch.optim.lr_scheduler.CosineAnnealingWarmRestarts(optimizer, restart_period(iters, options.batch_size))
     criterion = nn.MSELoss()
     times = []
-    for epoch in range(options.epochs):
-        sync(device)
-        start = time.perf_counter()
-        model.train()
-        order = torch.randperm(len(data), generator=torch.Generator().manual_seed(item_seed(options.seed, epoch, 0)))
-        for i, index in enumerate(order.split(options.batch_size)):
-            x, gt, prior = (t[index].to(device) - SHIFT for t in (data.x, data.gt, data.prior))
-            model.zero_grad()
-            out, phi = model(x, prior)
-            loss = criterion(out, gt) + options.phi_weight * abs(phi.mean())
-            loss.backward()
-            optimizer.step()
-            scheduler.step(epoch + i / iters)
-            loss.item()
-        sync(device)
-        times.append(time.perf_counter() - start)
-    torch.backends.cudnn.allow_tf32, torch.backends.cudnn.deterministic = True, False
+    with numeric_mode("fp32" if strict else "default", device):
+        for epoch in range(options.epochs):
+            sync(device)
+            start = time.perf_counter()
+            model.train()
+            order = torch.randperm(len(data), generator=torch.Generator().manual_seed(item_seed(options.seed, epoch, EPOCH_STREAM)))
+            for i, index in enumerate(order.split(options.batch_size)):
+                x, gt, prior = (t[index].to(device) for t in (data.x, data.gt, data.prior))
+                model.zero_grad()
+                out, target, phi = model.training_outputs(x, prior, gt)
+                loss = criterion(out, target) + options.phi_weight * abs(phi.mean())
+                loss.backward()
+                optimizer.step()
+                scheduler.step(epoch + i / iters)
+                loss.item()
+            sync(device)
+            times.append(time.perf_counter() - start)
     return times, {k: v.detach().cpu() for k, v in model.state_dict().items()}
 
 
 def project_epochs(data: TripletSet, options: FusionOptions, device: torch.device) -> tuple[list[float], dict]:
-    torch.manual_seed(options.seed)
-    model = build_fusion_model(1, layers=options.dncnn_layers).to(device)
-    iters = -(-len(data) // options.batch_size)
-    optimizer, scheduler = optimizer_and_scheduler(model, options.lr, options.batch_size, iters)
     times: list[float] = []
     with tempfile.TemporaryDirectory() as folder:
-        _train_epochs(Path(folder), options, data.to(device), model, optimizer, scheduler, np.zeros(options.epochs), 0,
-                      device, lambda report: times.append(report.seconds))
-    return times, {k: v.detach().cpu() for k, v in model.state_dict().items()}
+        trainer = fusion_trainer(Run(Path(folder)), options, Experiment(options.experiment, Path(folder)), data, device)
+        fit(trainer, data.to(device), options, device, lambda report: times.append(report.seconds))
+    return times, {k: v.detach().cpu() for k, v in trainer.model.state_dict().items()}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--threads", type=int, default=0, help="CPU threads for torch (0: its default)")
     parser.add_argument("--device", default="auto")
     parser.add_argument("--images", type=int, default=250)
     parser.add_argument("--size", type=int, default=256)
@@ -98,6 +98,8 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=3, help="timed epochs per mode (the first is warm-up)")
     parser.add_argument("--layers", type=int, default=17)
     args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
     device = resolve_device(args.device)
     data = synthetic(args.images, args.size)
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else f"CPU ({torch.get_num_threads()} threads)"

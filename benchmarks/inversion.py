@@ -34,8 +34,8 @@ from bigprior import imageio  # noqa: E402
 from bigprior.degradations import Colorization, Degradation, Inpainting, center_mask  # noqa: E402
 from bigprior.generators import PGGANGenerator, StyleGAN2Config, StyleGAN2Generator, load_pggan  # noqa: E402
 from bigprior.inversion import InversionLoss, MultiCodeGenerator, VGGFeatures, initial_codes, invert  # noqa: E402
-from bigprior.inversion.spaces import build_latent_space, exact_batches  # noqa: E402
-from bigprior.inversion.invert import numeric_mode  # noqa: E402
+from bigprior.inversion.spaces import build_latent_space  # noqa: E402
+from bigprior.runtime import exact_batches, numeric_mode  # noqa: E402
 from bigprior.inversion.losses import VGG16_LAYERS, VGG_LOSS_SCALE, vgg16_features  # noqa: E402
 from bigprior.metrics import psnr_from_mse  # noqa: E402
 from bigprior.runtime import resolve_device  # noqa: E402
@@ -163,7 +163,7 @@ def equality_check(generator, vgg, loss, setting, targets, masks, args) -> tuple
     images, that relative to the largest |pixel|, and their PSNR (images in [-1, 1] mapped to [0, 1])."""
     multicode = MultiCodeGenerator(generator, setting.composing_layer, setting.z_number, fold=args.fold)
     z0, alpha0 = initial_codes(multicode, 0, seed=0)
-    with numeric_mode("fp32", targets.device):
+    with numeric_mode("fp32", targets.device, batch_invariant=True):
         reference, _ = reference_loop(generator, vgg, setting, targets[:1], None if masks is None else masks[:1],
                                       z0.to(targets.device), alpha0.to(targets.device), args.check_steps, args.lr)
     batched = invert(multicode, loss, targets, degradation=setting.degradation, masks=masks, lr=args.lr,
@@ -251,7 +251,7 @@ def time_pggan_setting(generator, vgg, setting: Setting, targets, args, device: 
     loss = InversionLoss(0.0, 1.0, setting.vgg_lambda, vgg)
     multicode = MultiCodeGenerator(generator, setting.composing_layer, setting.z_number, fold=args.fold)
     z0, alpha0 = (t.to(device) for t in initial_codes(multicode, 0, seed=args.seed))
-    with numeric_mode("default", device):  # PyTorch's defaults, as the original code ran
+    with numeric_mode("default", device, batch_invariant=True):  # PyTorch's defaults, as the original code ran
         _, reference_seconds = reference_loop(generator, vgg, setting, targets[:1],
                                               None if masks is None else masks[:1], z0, alpha0,
                                               args.reference_steps + 1, args.lr)

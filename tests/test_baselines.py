@@ -8,7 +8,7 @@ import torch
 from synthetic_workspace import TRAIN_COUNT, make_experiment, smooth_image
 
 from bigprior import imageio, metrics
-from bigprior.baselines.dncnn import DnCNNOptions, denoise, evaluate_denoiser, resume_denoiser, train_denoiser
+from bigprior.baselines.dncnn import DnCNNOptions, Denoiser, evaluate_denoiser, resume_denoiser, train_denoiser
 from bigprior.baselines.inpainting import INPAINTING_METHODS, inpaint, run_inpainting_baselines
 from bigprior.cli import main as cli_main
 from bigprior.degradations import center_mask, mask_to_uint8
@@ -102,11 +102,13 @@ def test_dncnn_is_the_fusion_backbone_with_the_release_layout(tmp_path):
     assert folder.name == "DnCNN_denblind_synth_0"
     state = torch.load(folder / "net_0.pth", weights_only=True)
     assert list(state)[:2] == ["module.dncnn.0.weight", "module.dncnn.2.weight"]
-    model = DnCNN(3, 3, layers=4)
+    model = Denoiser(3, 3, layers=4)
     model.load_state_dict({k.removeprefix("module."): v for k, v in state.items()})
     model.eval()
     x = torch.rand(1, 3, 8, 8)
-    assert torch.equal(denoise(model, x), x - model(x - 0.5))
+    plain = DnCNN(3, 3, layers=4).eval()  # the release's network: the denoised image is x - D(x - 0.5)
+    plain.load_state_dict(model.state_dict())
+    assert torch.equal(model(x), x - plain(x - 0.5))
 
 
 def test_dncnn_training_denoises_is_deterministic_and_resumes(tmp_path):
@@ -154,3 +156,32 @@ def test_dncnn_errors(tmp_path):
     assert not (tmp_path / "net_data").exists()  # nothing created for a run that could not start
     with pytest.raises(BIGPriorError, match="--noise must be one of"):
         train_denoiser(_options(noise="gaussian"), tmp_path, CPU)
+
+
+def test_dncnn_honours_precision_and_resume_extends_from_the_command_line(tmp_path):
+    make_experiment(tmp_path, "denblind_synth")
+    states = {}
+    for precision in ("default", "fp32", "bf16"):
+        folder = train_denoiser(_options(epochs=1, precision=precision), tmp_path, CPU)
+        assert imageio.read_json(folder / "DnCNNargs.txt")["precision"] == precision
+        states[precision] = torch.load(folder / "net_0.pth", weights_only=True)
+    key = "module.dncnn.0.weight"
+    assert torch.equal(states["fp32"][key], states["default"][key])  # on the CPU, strict fp32 is PyTorch's default
+    assert not torch.equal(states["bf16"][key], states["default"][key])  # autocast to bfloat16
+
+    # --resume is relative to the workspace and --epochs extends the run
+    assert cli_main(["train-dncnn", "--resume", "net_data/DnCNN_denblind_synth_0", "--epochs", "2", "--root", str(tmp_path),
+                     "--device", "cpu"]) == 0
+    first = tmp_path / "net_data" / "DnCNN_denblind_synth_0"
+    assert (first / "net_1.pth").is_file() and imageio.read_json(first / "DnCNNargs.txt")["epochs"] == 2
+    assert np.load(first / "train_loss.npy").shape == (2,)
+
+
+def test_dncnn_refuses_non_finite_stored_noise(tmp_path):
+    experiment = make_experiment(tmp_path, "denblind_synth")
+    noisy = np.load(experiment.input_path(1))
+    noisy[0, 0, 0] = np.nan
+    np.save(experiment.input_path(1), noisy)
+    with pytest.raises(BIGPriorError, match=r"input/1\.npy: holds 1 NaN or infinite values"):
+        train_denoiser(_options(noise="stored"), tmp_path, CPU)
+    assert not (tmp_path / "net_data").exists()

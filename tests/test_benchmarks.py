@@ -47,3 +47,11 @@ def test_inversion_benchmark_times_stylegan2_latent_spaces(tmp_path: Path) -> No
     assert [space for space, _ in rates] == ["z", "w", "w+", "multi"] and all(float(r) > 0 for _, r in rates), result.stdout
     refused = run_script([BENCHMARK, *TOY, "--stylegan2", "w++"], cwd=tmp_path)
     assert refused.returncode == 2 and "--stylegan2: unknown latent space(s) w++" in refused.stderr
+
+
+def test_fusion_epoch_benchmark_strict_mode_equals_the_reference_loop(tmp_path: Path) -> None:
+    result = run_script([str(ROOT / "benchmarks" / "fusion_epoch.py"), "--device", "cpu", "--images", "6", "--size", "16",
+                         "--epochs", "2", "--layers", "3", "--batch_size", "2", "--threads", "1"], cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert re.search(r"fp32 vs release-style TF32-off loop 0\.00e\+00;", result.stdout), result.stdout
+    assert len(re.findall(r"s/epoch", result.stdout)) == 5

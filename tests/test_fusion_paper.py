@@ -80,7 +80,7 @@ def test_published_phi_means_from_rebuilt_observations(experiment, category):
         stored = imageio.uint8_from_float_truncated(observation.x)  # what the inversion stage writes
         x = imageio.hwc_to_chw(imageio.float_from_uint8(stored.transpose(1, 2, 0)))
         with torch.no_grad():
-            out, phi = model(x[None] - 0.5, clean[None] - 0.5)
+            out, phi = model(x[None], clean[None])
         assert out.shape == (1, 3, 256, 256)
         assert float(phi.mean()) == pytest.approx(published[index - 250], abs=1e-5)
 
@@ -92,8 +92,8 @@ def test_every_published_checkpoint_loads_and_runs(experiment):
     model = build_fusion_model(degradation.observation_channels)
     load_fusion_state_dict(model, state, experiment)
     model.eval()
-    x = torch.rand(1, degradation.observation_channels, 40, 48) - 0.5
-    prior = torch.rand(1, 3, 40, 48) - 0.5
+    x = torch.rand(1, degradation.observation_channels, 40, 48)
+    prior = torch.rand(1, 3, 40, 48)
     with torch.no_grad():
         out, phi = model(x, prior)
     assert out.shape == phi.shape == (1, 3, 40, 48)

@@ -12,7 +12,8 @@ from PIL import Image
 
 from bigprior.experiment import Experiment
 from bigprior.fusion.options import FusionOptions
-from bigprior.fusion.training import resume, restart_period, select_test_epoch, train
+from bigprior.fusion.training import resume, train
+from bigprior.run import restart_period, select_test_epoch
 from conftest import ROOT, paper_col_bedroom_workspace, run_script
 
 TRAIN = str(ROOT / "code" / "train.py")

@@ -44,7 +44,7 @@ def tiny_options(data: Path, steps: int) -> GANOptions:
 
 
 def load_checkpoint(folder: Path) -> dict:
-    return torch.load(folder / CHECKPOINT_FILE, map_location="cpu", weights_only=False)
+    return torch.load(folder / CHECKPOINT_FILE, map_location="cpu", weights_only=True)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -229,3 +229,19 @@ def test_committed_default_generator_loads_like_a_published_checkpoint() -> None
     assert (samples.abs() <= 1.5).float().mean() > 0.99
     assert samples.std() > 0.1  # not collapsed to a constant image
     assert (samples[0] - samples[1]).abs().mean() > 0.02  # different codes, different images
+
+
+def test_statistics_reach_the_host_once_per_log_window(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from bigprior.gan import training as gan_training
+
+    reads = []
+    original = gan_training.host_values
+    monkeypatch.setattr(gan_training, "host_values", lambda tensor: reads.append(tensor.shape) or original(tensor))
+    data = tmp_path / "data"
+    write_images(data, 6)
+    options = tiny_options(data, steps=4)
+    options.log_every = 2
+    folder = train(options, tmp_path / "runs", torch.device("cpu"))
+    assert reads == [(2, 5), (2, 5)]  # one read per window of 2 steps x 5 statistics
+    stats = [json.loads(line) for line in (folder / "stats.jsonl").read_text().splitlines()]
+    assert [row["step"] for row in stats] == [2, 4] and stats[0]["r1"] is not None and stats[1]["r1"] is None

@@ -17,7 +17,7 @@ import torch
 from . import imageio
 from .degradations import BlindAWGN, Colorization, Degradation, Inpainting, RandomMaskInpainting
 from .errors import BIGPriorError
-from .fusion.model import BIGPriorFusion, build_fusion_model, load_fusion_state_dict
+from .fusion.model import BIGPriorFusion, load_fusion_file
 from .zoo import DEFAULTS_FILE
 from .inversion.stage import InversionSettings
 
@@ -41,11 +41,8 @@ class TaskDefault:
     def fusion_model(self, observation_channels: int, device: torch.device) -> BIGPriorFusion:
         if not self.fusion_file.is_file():
             raise BIGPriorError(f"{self.fusion_file}: the built-in fusion network of task {self.task} is missing")
-        model = build_fusion_model(observation_channels, layers=self.dncnn_layers, extend_input=self.extend_input)
-        state = torch.load(self.fusion_file, map_location="cpu", weights_only=True)
-        load_fusion_state_dict(model, {k: v.float() if v.is_floating_point() else v for k, v in state.items()},
-                               str(self.fusion_file))
-        return model.to(device).eval()
+        model = load_fusion_file(self.fusion_file, observation_channels, layers=self.dncnn_layers, extend_input=self.extend_input)
+        return model.to(device)
 
 
 def task_defaults(settings_file: Path = DEFAULTS_FILE) -> dict[str, TaskDefault]:

@@ -13,7 +13,9 @@ from the repository root, so the default workspace is the current directory). An
     OURoutput/{i}.png, {i}_phi.png   fused output and phi map of the test images
     <Baseline>output/{i}.png          a baseline's output of the test images (DnCNNoutput, Teleaoutput, ...)
 
-Fusion runs live in `net_data/<experiment>_<ID>/`.
+Training runs live in `net_data/<prefix><experiment>_<ID>/` (fusion: no prefix; the DnCNN baseline:
+`DnCNN_`); the workspace of a run folder is two levels up. A run's test writes the metric files below
+(per test image, in test-image order) and `metrics.json`.
 """
 
 from __future__ import annotations
@@ -38,8 +40,20 @@ OOD_OUTPUT_DIR = "OUROODoutput"
 METHOD_DIR_SUFFIX = "output"  # every method's images live in <Method>output/{i}.png (mGAN, OUR, baselines)
 OOD_SUFFIX = "OOD"  # <Method>OODoutput: outputs on another experiment's data
 SIGMA_FILE = "sigma.json"
+INTER_DATA_DIR = "inter_data"
+NET_DATA_DIR = "net_data"
 INVERSION_ARGS_FILE = "mGANargs.txt"
 FUSION_ARGS_FILE = "OURargs.txt"
+
+# per-image metric files of a run's test (the release's names) and the rest of a run folder
+MSE_FILE = "MSE.npy"  # MSE of the unclamped fused output in [0, 1]
+PRIOR_MSE_FILE = "MSE_GAN.npy"  # MSE of the generative prior
+PHI_MEAN_FILE = "Mphi.npy"  # mean of phi
+AUC_FILE = "AUC.npy"  # colorization AuC of the fused output
+PRIOR_AUC_FILE = "AUC_GAN.npy"  # colorization AuC of the prior
+METRICS_FILE = "metrics.json"  # this project's summary of a test
+LOSS_FILE = "train_loss.npy"  # mean training loss per epoch
+STATE_FILE = "train_state.pth"  # what resuming needs besides the checkpoints (optimizer, scheduler, loss log)
 
 PAPER_IMAGE_COUNT = 300  # images per experiment in the paper: 0..249 train, 250..299 test
 PAPER_TRAIN_COUNT = 250
@@ -66,6 +80,18 @@ class Experiment:
     def __post_init__(self) -> None:
         split_experiment_name(self.name)
 
+    @classmethod
+    def from_dir(cls, path: str | os.PathLike, flag: str = "") -> Experiment:
+        """The experiment whose folder is `path` (<workspace>/inter_data/<task>_<dataset>); errors name
+        `path` after `flag` (e.g. "-o/--outputs ")."""
+        folder = Path(path).resolve()
+        if folder.parent.name != INTER_DATA_DIR:
+            raise BIGPriorError(
+                f"{flag}{path}: expected an experiment folder <workspace>/{INTER_DATA_DIR}/<task>_<dataset>, "
+                f"e.g. {INTER_DATA_DIR}/col_bedroom"
+            )
+        return cls(folder.name, folder.parent.parent)
+
     @property
     def task(self) -> str:
         return split_experiment_name(self.name)[0]
@@ -80,7 +106,7 @@ class Experiment:
 
     @property
     def dir(self) -> Path:
-        return self.root / "inter_data" / self.name
+        return self.root / INTER_DATA_DIR / self.name
 
     def gt_path(self, i: int) -> Path:
         return self.dir / GT_DIR / f"{i}.png"
@@ -131,6 +157,19 @@ class Experiment:
             raise BIGPriorError(f"{self.gt_path(missing[0])}: file not found (GT indices must run from 0 without gaps)")
         return len(indices)
 
+    def split(self, train_count: int) -> tuple[list[int], list[int]]:
+        """(train, test) image indices: 0..train_count-1 train, train_count..N-1 test (the paper: 0..249
+        and 250..299)."""
+        count = self.image_count()
+        if train_count < 1:
+            raise BIGPriorError(f"--train_count must be at least 1, got {train_count}")
+        if count <= train_count:
+            raise BIGPriorError(
+                f"--train_count {train_count}: {self.dir / GT_DIR} holds only {count} images, "
+                f"so no test images would remain (need more than {train_count})"
+            )
+        return list(range(train_count)), list(range(train_count, count))
+
     def read_gt(self, i: int) -> torch.Tensor:
         return imageio.hwc_to_chw(imageio.float_from_uint8(imageio.read_rgb(self.gt_path(i))))
 
@@ -159,33 +198,39 @@ def _size(t: torch.Tensor) -> str:
 
 
 # ---------------------------------------------------------------------------------------------
-# fusion runs
+# run folders
 
 
 def run_dir(root: Path, experiment: str, run_id: int | str) -> Path:
-    return root / "net_data" / f"{experiment}_{run_id}"
+    """`net_data/<experiment>_<ID>` (a baseline prefixes its runs' `experiment`, e.g. `DnCNN_denblind_bedroom`)."""
+    return root / NET_DATA_DIR / f"{experiment}_{run_id}"
 
 
-def existing_run_ids(root: Path, experiment: str) -> list[int]:
-    return numbered_dir_ids(root / "net_data", experiment)
+def run_workspace(folder: str | os.PathLike) -> Path:
+    """The workspace of a run folder `<workspace>/net_data/<name>_<ID>`."""
+    return Path(folder).resolve().parent.parent
 
 
-def create_run_dir(root: Path, experiment: str) -> Path:
-    """Create `net_data/<experiment>_<ID>` with the next free ID (max + 1); never reuses a folder."""
-    return create_numbered_dir(root / "net_data", experiment)
+def split_run_name(name: str) -> tuple[str, int] | None:
+    """`<prefix>_<ID>` -> (prefix, ID), e.g. `col_bedroom_3` -> ("col_bedroom", 3); None for other names."""
+    match = _NUMBERED.match(name)
+    return (match["prefix"], int(match["id"])) if match else None
+
+
+_NUMBERED = re.compile(r"^(?P<prefix>.+)_(?P<id>\d+)$")
 
 
 def numbered_dir_ids(parent: Path, prefix: str) -> list[int]:
     """The IDs of the folders `<parent>/<prefix>_<ID>`, sorted."""
-    pattern = re.compile(rf"^{re.escape(prefix)}_(\d+)$")
     if not parent.is_dir():
         return []
-    return sorted(int(m.group(1)) for p in parent.iterdir() if p.is_dir() and (m := pattern.match(p.name)))
+    named = [(split_run_name(p.name), p) for p in parent.iterdir()]
+    return sorted(parsed[1] for parsed, p in named if parsed and parsed[0] == prefix and p.is_dir())
 
 
 def create_numbered_dir(parent: Path, prefix: str) -> Path:
     """Create `<parent>/<prefix>_<ID>` with the next free ID (max + 1); never reuses a folder, even
-    when several processes start at once."""
+    when several processes start at once (creating the folder is the atomic claim of its ID)."""
     parent.mkdir(parents=True, exist_ok=True)
     ids = numbered_dir_ids(parent, prefix)
     run_id = ids[-1] + 1 if ids else 0

@@ -1,7 +1,8 @@
 """Reading and writing the image, array and text files of the pipeline.
 
 Every reader checks what it reads and raises `BIGPriorError` naming the file; every writer writes a
-temporary file in the target folder and renames it, so a finished file is never seen half-written.
+temporary file in the target folder and renames it, so a finished file is never seen half-written,
+and a failed or interrupted write (full disk, Ctrl-C) leaves neither a partial file nor a temporary one.
 Conversions are named after what they convert, and follow the paper's release bit for bit:
 `float_from_uint8` is cv2/torchvision's `/255` and `uint8_from_float` is torchvision's `save_image`
 rounding; `uint8_from_float_truncated` is `to_pil_image`'s truncation, which the release used for
@@ -38,18 +39,21 @@ IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".ppm", ".pgm", ".webp", ".
 
 @contextmanager
 def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
-    """Yield a temporary path beside `path`; on success rename it onto `path`, else delete it.
+    """Yield a temporary path beside `path`; on success rename it onto `path`, else delete it (on any
+    exception, KeyboardInterrupt included). An operating-system error while writing (a full disk, no
+    permission) becomes a BIGPriorError naming `path`.
 
     The temporary file is created by the writer, so it gets the usual permissions (umask)."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     tmp_path = path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp{path.suffix}")
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)
         yield tmp_path
         os.replace(tmp_path, path)
+    except OSError as exc:
+        raise BIGPriorError(f"{path}: could not be written ({exc.strerror or exc})") from exc
     finally:
-        if tmp_path.exists():
-            tmp_path.unlink()
+        tmp_path.unlink(missing_ok=True)
 
 
 def write_png(path: str | os.PathLike, image: np.ndarray) -> None:
@@ -72,7 +76,21 @@ def write_text(path: str | os.PathLike, text: str) -> None:
 
 
 def write_json(path: str | os.PathLike, obj: Any, indent: int | None = 2) -> None:
-    write_text(path, json.dumps(obj, indent=indent))
+    """Write standard JSON: a non-finite float (NaN, +-inf: a diverged run, the PSNR of identical
+    images) is written as null, as JavaScript's JSON.stringify does, instead of Python's bare `NaN`
+    and `Infinity`, which standard parsers refuse."""
+    write_text(path, json.dumps(finite_or_null(obj), indent=indent, allow_nan=False))
+
+
+def finite_or_null(obj: Any) -> Any:
+    """`obj` with every non-finite float inside dicts, lists and tuples replaced by None."""
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if isinstance(obj, dict):
+        return {key: finite_or_null(value) for key, value in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [finite_or_null(value) for value in obj]
+    return obj
 
 
 def torch_save(path: str | os.PathLike, obj: Any) -> None:
@@ -139,6 +157,8 @@ def read_npy_image(path: str | os.PathLike, channels: int = 3) -> np.ndarray:
         raise BIGPriorError(f"{path}: not a readable .npy array ({exc})") from exc
     if array.ndim != 3 or array.shape[2] != channels or not np.issubdtype(array.dtype, np.floating):
         raise BIGPriorError(f"{path}: expected a float HxWx{channels} array, got {array.dtype} {array.shape}")
+    if not np.isfinite(array).all():
+        raise BIGPriorError(f"{path}: holds {int((~np.isfinite(array)).sum())} NaN or infinite values (expected finite numbers)")
     return array
 
 
@@ -152,13 +172,17 @@ def read_json(path: str | os.PathLike) -> Any:
         raise BIGPriorError(f"{path}: not valid JSON ({exc})") from exc
 
 
-def read_options(path: str | os.PathLike, cls: type[T], required: str = "experiment") -> T:
+def read_options(path: str | os.PathLike, cls: type[T], required: str = "experiment", strict: bool = False) -> T:
     """A dataclass from a JSON object file (e.g. OURargs.txt): unknown keys are ignored (files of the
-    paper's code or of older versions), missing ones take the defaults, `required` must be there."""
+    paper's code or of older versions) or, if `strict`, refused; missing ones take the defaults,
+    `required` must be there."""
     data = read_json(path)
     if not isinstance(data, dict) or required not in data:
         raise BIGPriorError(f"{path}: expected a JSON object with an {required!r} field")
     known = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(data) - known)
+    if strict and unknown:
+        raise BIGPriorError(f"{path}: unknown option {unknown[0]!r}")
     return cls(**{k: v for k, v in data.items() if k in known})
 
 

@@ -31,9 +31,7 @@ from . import figures, imageio, metrics
 from .defaults import TaskDefault, task_defaults
 from .degradations import Degradation, Inpainting, Observation, luma, read_mask
 from .errors import BIGPriorError
-from .fusion.model import BIGPriorFusion, build_fusion_model, load_fusion_state_dict
-from .fusion.options import FusionOptions
-from .fusion.training import SHIFT, checkpoint_name, load_checkpoint
+from .fusion.model import BIGPriorFusion, load_fusion_run
 from .generators import load_generator as load_generator_file
 from .zoo import resolve_generator_path
 from .inversion.losses import build_loss
@@ -131,8 +129,8 @@ class Restorer:
             x = torch.stack([o.x for o in observations[part]]).to(self.device)
             prior = torch.stack([imageio.hwc_to_chw(imageio.float_from_uint8(item.prior)) for item in inverted]).to(self.device)
             with torch.no_grad():
-                out, phi = self.fusion(x - SHIFT, prior - SHIFT)
-            out = (out + SHIFT).clamp(0, 1)
+                out, phi = self.fusion(x, prior)
+            out = out.clamp(0, 1)
             for k, item in enumerate(inverted):
                 observed = imageio.chw_to_hwc(x[k].expand(3, -1, -1))
                 results.append(Restoration(names[start + k], observed, item.prior, imageio.chw_to_hwc(out[k]),
@@ -175,23 +173,6 @@ def observation_from_photo(task: str, photo: np.ndarray, mask: torch.Tensor | No
     if task == "inpaint":
         return Observation(x=x * (1 - mask), mask=mask)
     return Observation(x=x)
-
-
-def load_fusion_run(folder: Path, epoch: int | None, observation_channels: int, device: torch.device) -> BIGPriorFusion:
-    """A fusion network trained by `code/train.py` (its run folder; the last saved epoch unless given)."""
-    folder = Path(folder)
-    if not folder.is_dir():
-        raise BIGPriorError(f"--fusion_run {folder}: run folder not found")
-    options = FusionOptions.load(folder)
-    if epoch is None:
-        epochs = [int(p.stem.removeprefix("net_")) for p in folder.glob("net_*.pth") if p.stem.removeprefix("net_").isdigit()]
-        if not epochs:
-            raise BIGPriorError(f"--fusion_run {folder}: no net_<epoch>.pth checkpoint in the folder")
-        epoch = max(epochs)
-    model = build_fusion_model(observation_channels, options.backbone, options.dncnn_layers, options.extend_input)
-    path = folder / checkpoint_name(epoch)
-    load_fusion_state_dict(model, load_checkpoint(path, torch.device("cpu")), str(path))
-    return model.to(device).eval()
 
 
 # ---------------------------------------------------------------------------------------------
@@ -279,8 +260,11 @@ def build_restorer(task: str, generator: torch.nn.Module, device: torch.device, 
     settings = replace(default.inversion, seed=seed, **overrides)
     inverter = Inverter(generator, build_loss("L2", 0.0, 1.0, 0.0), degradation, settings, device)
     channels = degradation.observation_channels
-    fusion = (load_fusion_run(Path(fusion_run), fusion_epoch, channels, device) if fusion_run
+    fusion = (load_fusion_run(fusion_run, fusion_epoch, device, "--fusion_run ") if fusion_run
               else default.fusion_model(channels, device))
+    if fusion.observation_channels != channels:
+        raise BIGPriorError(f"--fusion_run {fusion_run}: its network takes {fusion.observation_channels}-channel observations, "
+                            f"--task {task} gives {channels}")
     return Restorer(inverter, fusion, device)
 
 
@@ -327,7 +311,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--gan_model", default=None, help="a published generator's name instead of the built-in one")
     parser.add_argument("--gan_weights", default=None, help="a generator weights file instead of the built-in one")
     parser.add_argument("--fusion_run", default=None, help="a fusion run folder (net_data/<exp>_<ID>) instead of the built-in network")
-    parser.add_argument("--fusion_epoch", type=int, default=None, help="checkpoint epoch of --fusion_run (default: the last)")
+    parser.add_argument("--fusion_epoch", type=int, default=None, help="checkpoint epoch of --fusion_run (default: the one its test_epoch_rule picks, else the last)")
     parser.add_argument("--iterations", type=int, default=None, help="inversion steps (default: the built-in setting)")
     parser.add_argument("--latent_space", choices=LATENT_SPACES, default=None,
                         help="inversion latent space (default: the built-in setting's multi); z, w, w+ for StyleGAN2 priors")

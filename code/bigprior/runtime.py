@@ -1,28 +1,44 @@
-"""Process-level helpers shared by every command: device choice, seeding, flag parsing, CLI exits."""
+"""How a process computes, shared by every command: device choice, seeding, numerics (precision
+modes, cuDNN/TF32/determinism policy, the autocast factory, CPU batch invariance), moving data to a
+device, flag parsing and CLI exits."""
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import os
 import random
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import torch
 
 from .errors import BIGPriorError
+from .experiment import workspace_root
+
+
+PRECISIONS = ("default", "fp32", "bf16")
+# cuBLAS's documented deterministic workspace (the size PyTorch itself picks on Hopper GPUs). cuBLAS
+# reads it when PyTorch first uses it, so it is set when a CUDA device is chosen, before any CUDA work.
+CUBLAS_DETERMINISTIC_WORKSPACE = ":4096:8"
 
 
 def resolve_device(name: str = "auto") -> torch.device:
-    """`auto` picks CUDA when present, else CPU; `cpu`/`cuda`/`cuda:N` are taken as given."""
+    """`auto` picks CUDA when present, else CPU; `cpu`/`cuda`/`cuda:N` are taken as given. Choosing a
+    CUDA device also sets CUBLAS_WORKSPACE_CONFIG (unless set), so `--precision fp32` can be deterministic."""
     if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+        name = "cuda" if torch.cuda.is_available() else "cpu"
     try:
         device = torch.device(name)
     except RuntimeError as exc:
         raise BIGPriorError(f"--device: expected auto, cpu or cuda[:N], got {name!r}") from exc
     if device.type == "cuda" and not torch.cuda.is_available():
         raise BIGPriorError("--device cuda: no CUDA device is available on this machine (use --device cpu)")
+    if device.type == "cuda":
+        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", CUBLAS_DETERMINISTIC_WORKSPACE)
     return device
 
 
@@ -31,6 +47,118 @@ def seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed % 2**32)
     torch.manual_seed(seed)
+
+
+# ---------------------------------------------------------------------------------------------
+# numerics
+
+
+def check_precision(precision: str, flag: str = "--precision") -> None:
+    if precision not in PRECISIONS:
+        raise BIGPriorError(f"{flag} must be one of {', '.join(PRECISIONS)}, got {precision!r}")
+
+
+def memory_format(precision: str) -> torch.memory_format:
+    """channels_last under bf16 (tensor-core convolutions want it), the usual layout otherwise."""
+    return torch.channels_last if precision == "bf16" else torch.contiguous_format
+
+
+def exact_batches(precision: str, device: torch.device) -> bool:
+    """Where a batch-invariant loop (`numeric_mode(..., batch_invariant=True)`) gives a batch bit for bit
+    the results of its items one at a time: strict float32 on the CPU."""
+    return precision == "fp32" and device.type == "cpu"
+
+
+@contextlib.contextmanager
+def numeric_mode(
+    precision: str, device: torch.device, batch_invariant: bool = False
+) -> Iterator[Callable[[], contextlib.AbstractContextManager]]:
+    """Set the numeric mode of a loop; yields a factory of the autocast context for forward passes.
+    Every setting is restored on exit.
+
+    default: PyTorch's defaults (on CUDA, convolutions may use TF32) with cuDNN autotuning.
+    fp32: strict float32 -- TF32 off, deterministic cuDNN algorithms and, on CUDA, PyTorch's
+    deterministic-algorithm mode (warning, not failing, for an operation that has no deterministic
+    version), so a run is repeatable and equal to the plain float32 loop.
+    bf16: autocast to bfloat16 (losses are reduced in float32).
+    `batch_invariant` (the inversion's choice): in fp32 on the CPU, PyTorch's own convolutions instead
+    of oneDNN's or NNPACK's, which pick algorithms by batch size; they compute each image of a batch on
+    its own, so a batch gives bit for bit the results of its images one at a time (at about a third of
+    oneDNN's speed). Otherwise batches agree with single images up to float rounding (as on a GPU)."""
+    check_precision(precision)
+    strict = precision == "fp32"
+    exact = batch_invariant and exact_batches(precision, device)
+    with contextlib.ExitStack() as stack:
+        stack.enter_context(_cudnn_policy(strict, device))
+        if strict and device.type == "cuda":
+            stack.enter_context(_deterministic_algorithms())
+        if exact:
+            stack.enter_context(_cpu_batch_invariance())
+        if precision == "bf16":
+            yield lambda: torch.autocast(device_type=device.type, dtype=torch.bfloat16)
+        else:
+            yield contextlib.nullcontext
+
+
+@contextlib.contextmanager
+def _cudnn_policy(strict: bool, device: torch.device) -> Iterator[None]:
+    backends = torch.backends
+    saved = (backends.cudnn.allow_tf32, backends.cuda.matmul.allow_tf32, backends.cudnn.benchmark, backends.cudnn.deterministic)
+    try:
+        if strict:
+            backends.cudnn.allow_tf32 = backends.cuda.matmul.allow_tf32 = False
+            backends.cudnn.benchmark, backends.cudnn.deterministic = False, True
+        elif device.type == "cuda":
+            backends.cudnn.benchmark = True
+        yield
+    finally:
+        (backends.cudnn.allow_tf32, backends.cuda.matmul.allow_tf32, backends.cudnn.benchmark,
+         backends.cudnn.deterministic) = saved
+
+
+@contextlib.contextmanager
+def _cpu_batch_invariance() -> Iterator[None]:
+    """Neither oneDNN nor NNPACK convolutions (only their `enabled` switches are touched)."""
+    mkldnn = torch.backends.mkldnn.enabled
+    try:
+        torch.backends.mkldnn.enabled = False
+        with torch.backends.nnpack.flags(enabled=False):
+            yield
+    finally:
+        torch.backends.mkldnn.enabled = mkldnn
+
+
+@contextlib.contextmanager
+def _deterministic_algorithms() -> Iterator[None]:
+    """torch.use_deterministic_algorithms for the duration (cuBLAS needs CUBLAS_WORKSPACE_CONFIG, set by
+    `resolve_device`; set here too for callers that chose the device themselves)."""
+    saved = torch.are_deterministic_algorithms_enabled(), torch.is_deterministic_algorithms_warn_only_enabled()
+    added_env = "CUBLAS_WORKSPACE_CONFIG" not in os.environ
+    os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", CUBLAS_DETERMINISTIC_WORKSPACE)
+    try:
+        torch.use_deterministic_algorithms(True, warn_only=True)
+        yield
+    finally:
+        torch.use_deterministic_algorithms(saved[0], warn_only=saved[1])
+        if added_env:
+            os.environ.pop("CUBLAS_WORKSPACE_CONFIG", None)
+
+
+def upload(tensor: torch.Tensor, device: torch.device) -> torch.Tensor:
+    """A host tensor on `device`; to CUDA through pinned memory, so the copy does not block the host."""
+    if device.type == "cuda" and tensor.device.type == "cpu":
+        return tensor.pin_memory().to(device, non_blocking=True)
+    return tensor.to(device)
+
+
+def host_values(tensor: torch.Tensor) -> list[float]:
+    """A device tensor's values as Python floats: the one host sync a training loop does per epoch or
+    log window (never per iteration)."""
+    return tensor.detach().float().reshape(-1).tolist()
+
+
+# ---------------------------------------------------------------------------------------------
+# command lines
 
 
 def str2bool(value: str | bool) -> bool:
@@ -54,6 +182,30 @@ def add_runtime_flags(parser: argparse.ArgumentParser, seed_default: int = 0) ->
 def add_root_flag(parser: argparse.ArgumentParser, holds: str = "inter_data/ and net_data/") -> None:
     """The workspace flag of every command that reads or writes an experiment's files."""
     parser.add_argument("--root", type=str, default=None, help=f"workspace holding {holds} (default: $BIGPRIOR_ROOT or .)")
+
+
+def add_resume_flag(parser: argparse.ArgumentParser, unit: str = "epoch") -> None:
+    parser.add_argument("--resume", type=str, default=None,
+                        help=f"run folder to continue from its last complete {unit} (relative to the workspace, or absolute)")
+
+
+@dataclass(frozen=True)
+class Invocation:
+    """A parsed command line with its workspace and device."""
+
+    args: argparse.Namespace
+    root: Path
+    device: torch.device
+
+    def resume_folder(self) -> Path | None:
+        """`--resume` joined with the workspace root (an absolute path replaces it); None without it."""
+        return self.root / self.args.resume if self.args.resume else None
+
+
+def parse_invocation(parser: argparse.ArgumentParser, argv: Sequence[str] | None) -> Invocation:
+    """Parse the flags of a command with `--root` and `--device`, resolving both."""
+    args = parser.parse_args(argv)
+    return Invocation(args, workspace_root(args.root), resolve_device(args.device))
 
 
 def run_cli(main: Callable[[Sequence[str] | None], object], argv: Sequence[str] | None = None) -> int:

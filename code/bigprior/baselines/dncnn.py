@@ -3,12 +3,15 @@
 A 17-layer DnCNN (`bigprior.fusion.model.DnCNN`, the network behind phi) learns the noise of an
 image, D(x) ~ x - clean, on the 250 training images of a `denblind_<dataset>` experiment; the
 denoised test image is x - D(x), saved as `inter_data/<experiment>/DnCNNoutput/{i}.png` for the
-report. Like the fusion stage, images enter the network shifted to [-0.5, 0.5], with Adam and the
-release's cosine schedule with warm restarts.
+report. Like the fusion model, the network sees images shifted to [-0.5, 0.5] (`Denoiser`), and it
+is trained with the release's epoch recipe (`run.EpochTrainer`: Adam, cosine schedule with warm
+restarts), in the numeric mode of `--precision`.
 
 Noise (`noise`): `fresh` (default) draws new blind AWGN for every batch from the clean training
 images, sigma uniform in the integers sigma_min..sigma_max per image, from a generator seeded by
-(seed, epoch); `stored` trains on the experiment's saved noisy inputs, as the release did.
+(seed, epoch); `stored` trains on the experiment's saved noisy inputs, as the release did. The
+images sit on the device; fresh noise is drawn on the CPU (the same on every device) and sent
+through pinned memory.
 
 Runs live in `net_data/DnCNN_<experiment>_<ID>/`: `DnCNNargs.txt` (the options), `net_<epoch>.pth`
 (state dicts with the release's keys `module.dncnn.{i}.*`), `train_loss.npy`, `train_state.pth`
@@ -18,7 +21,6 @@ Runs live in `net_data/DnCNN_<experiment>_<ID>/`: `DnCNNargs.txt` (the options),
 from __future__ import annotations
 
 import json
-import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -30,23 +32,10 @@ from tqdm import tqdm
 from .. import imageio, metrics
 from ..degradations import BlindAWGN, degradation_class
 from ..errors import BIGPriorError
-from ..experiment import Experiment, create_run_dir, split_experiment_name
-from ..fusion.data import split_indices
-from ..fusion.model import DnCNN, init_paper_weights, load_fusion_state_dict, paper_state_dict
-from ..fusion.options import EPOCH_RULES
-from ..fusion.training import (
-    LOSS_FILE,
-    METRICS_FILE,
-    SHIFT,
-    STATE_FILE,
-    checkpoint_name,
-    load_checkpoint,
-    optimizer_and_scheduler,
-    random_crop,
-    restart_period,
-    select_test_epoch,
-)
-from ..seeding import item_seed
+from ..experiment import METRICS_FILE, MSE_FILE, NET_DATA_DIR, Experiment, split_experiment_name
+from ..fusion.model import INPUT_SHIFT, DnCNN, init_paper_weights, load_fusion_state_dict, paper_state_dict
+from ..run import BatchLoss, EpochTrainer, Run, RunOptions, check_epoch_rule, chosen_test_epoch, load_weights, random_crop
+from ..runtime import check_precision, numeric_mode, upload
 
 METHOD = "DnCNN"  # outputs in inter_data/<experiment>/DnCNNoutput/
 RUN_PREFIX = "DnCNN_"  # runs in net_data/DnCNN_<experiment>_<ID>/
@@ -55,7 +44,9 @@ NOISE_SOURCES = ("fresh", "stored")
 
 
 @dataclass
-class DnCNNOptions:
+class DnCNNOptions(RunOptions):
+    FILE = ARGS_FILE
+
     experiment: str = ""
     dncnn_layers: int = 17
     batch_size: int = 8
@@ -68,6 +59,7 @@ class DnCNNOptions:
     crop_size: int = 0  # random square training crops (0: whole images)
     seed: int = 0
     test_epoch_rule: str = "lr_min"
+    precision: str = "default"  # default (PyTorch's), fp32 (strict, deterministic on CUDA), bf16 (autocast)
 
     def check(self) -> None:
         if not self.experiment:
@@ -79,29 +71,26 @@ class DnCNNOptions:
         BlindAWGN(self.sigma_min, self.sigma_max)  # checks the range
         if self.noise not in NOISE_SOURCES:
             raise BIGPriorError(f"--noise must be one of {', '.join(NOISE_SOURCES)}, got {self.noise!r}")
-        if self.test_epoch_rule not in EPOCH_RULES:
-            raise BIGPriorError(f"--test_epoch_rule must be one of {', '.join(EPOCH_RULES)}, got {self.test_epoch_rule!r}")
-
-    def save(self, folder: Path) -> None:
-        imageio.write_json(folder / ARGS_FILE, asdict(self))
-
-    @classmethod
-    def load(cls, folder: Path) -> DnCNNOptions:
-        options = imageio.read_options(folder / ARGS_FILE, cls)
-        options.check()
-        return options
+        check_epoch_rule(self.test_epoch_rule)
+        check_precision(self.precision)
 
 
-def build_denoiser(layers: int) -> DnCNN:
-    """The residual network D (3 -> 3 channels) with the release's initialisation."""
-    model = DnCNN(3, out_channels=3, layers=layers)
+class Denoiser(DnCNN):
+    """The residual network D (3 -> 3 channels) on images in [0, 1]: `forward` is the denoised x - D(x)
+    (unclamped), `residual` the estimated noise D(x). State-dict keys are DnCNN's."""
+
+    def residual(self, noisy: torch.Tensor) -> torch.Tensor:
+        return super().forward(noisy - INPUT_SHIFT)
+
+    def forward(self, noisy: torch.Tensor) -> torch.Tensor:
+        return noisy - self.residual(noisy)
+
+
+def build_denoiser(layers: int) -> Denoiser:
+    """A denoiser with the release's initialisation."""
+    model = Denoiser(3, out_channels=3, layers=layers)
     init_paper_weights(model)
     return model
-
-
-def denoise(model: DnCNN, noisy: torch.Tensor) -> torch.Tensor:
-    """x - D(x) of a batch of noisy images in [0, 1] (unclamped)."""
-    return noisy - model(noisy - SHIFT)
 
 
 @dataclass
@@ -109,9 +98,12 @@ class _TrainingData:
     clean: torch.Tensor  # N x 3 x H x W
     noisy: torch.Tensor | None  # the stored observations, for noise="stored"
 
+    def to(self, device: torch.device) -> _TrainingData:
+        return _TrainingData(self.clean.to(device), None if self.noisy is None else self.noisy.to(device))
+
 
 def _load_training_data(options: DnCNNOptions, experiment: Experiment) -> _TrainingData:
-    train_indices, test_indices = split_indices(experiment, options.train_count)
+    train_indices, test_indices = experiment.split(options.train_count)
     clean = torch.stack([experiment.read_gt(i) for i in tqdm(train_indices, desc="loading training images", leave=False)])
     noisy = None
     if options.noise == "stored":
@@ -124,10 +116,23 @@ def _load_training_data(options: DnCNNOptions, experiment: Experiment) -> _Train
     return _TrainingData(clean, noisy)
 
 
+def denoiser_batch_loss(model: Denoiser, data: _TrainingData, options: DnCNNOptions, autocast) -> BatchLoss:
+    """The loss of one batch (indices on the data's device): MSE(D(noisy), noisy - clean), in float32."""
+    criterion = nn.MSELoss(reduction="mean")
+
+    def batch_loss(batch_index: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+        noisy, clean = _noisy_batch(data, batch_index, options, generator)
+        with autocast():
+            residual = model.residual(noisy)
+        return criterion(residual.float(), noisy - clean)
+
+    return batch_loss
+
+
 def _noisy_batch(
     data: _TrainingData, batch_index: torch.Tensor, options: DnCNNOptions, generator: torch.Generator
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """(noisy, clean) of one batch, cropped, with fresh or stored noise."""
+    """(noisy, clean) of one batch, cropped, with fresh or stored noise (drawn on the CPU)."""
     clean = data.clean[batch_index]
     if data.noisy is not None:
         noisy = data.noisy[batch_index]
@@ -136,118 +141,74 @@ def _noisy_batch(
         (clean,) = random_crop((clean,), options.crop_size, generator)
     sigma = torch.randint(options.sigma_min, options.sigma_max + 1, (len(clean), 1, 1, 1), generator=generator)
     noise = torch.randn(clean.shape, generator=generator) * (sigma.float() / 255.0)
-    return clean + noise, clean
+    return clean + upload(noise, clean.device), clean
 
 
-def _train_epochs(folder: Path, options: DnCNNOptions, data: _TrainingData, model: DnCNN, start: int,
-                  state: dict | None, device: torch.device) -> None:
-    iters = -(-len(data.clean) // options.batch_size)
-    optimizer, scheduler = optimizer_and_scheduler(model, options.lr, options.batch_size, iters)
-    loss_log = np.zeros(options.epochs)
-    if state is not None:
-        optimizer.load_state_dict(state["optimizer"])
-        scheduler.load_state_dict(state["scheduler"])
-        saved = state["loss_log"].numpy().astype(np.float64)[: options.epochs]
-        loss_log[: len(saved)] = saved  # a run may be resumed with more epochs than it started with
-    criterion = nn.MSELoss(reduction="mean")
-    bar = tqdm(range(start, options.epochs), desc=f"training {folder.name}", initial=start, total=options.epochs)
-    for epoch in bar:
-        began = time.perf_counter()
-        generator = torch.Generator().manual_seed(item_seed(options.seed, epoch, 0))
-        order = torch.randperm(len(data.clean), generator=generator)
-        model.train()
-        total = torch.zeros((), device=device)
-        for i, batch_index in enumerate(order.split(options.batch_size)):
-            noisy, clean = (t.to(device) for t in _noisy_batch(data, batch_index, options, generator))
-            optimizer.zero_grad(set_to_none=True)
-            loss = criterion(model(noisy - SHIFT), noisy - clean)
-            loss.backward()
-            optimizer.step()
-            scheduler.step(epoch + i / iters)
-            total += loss.detach()
-        loss_log[epoch] = total.item() / iters
-        imageio.torch_save(folder / checkpoint_name(epoch), paper_state_dict(model))
-        imageio.write_npy(folder / LOSS_FILE, loss_log)
-        imageio.torch_save(folder / STATE_FILE, {"epoch": epoch, "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
-                                                 "loss_log": torch.from_numpy(loss_log.copy())})
-        bar.set_postfix(loss=f"{loss_log[epoch]:.6f}", s_per_epoch=f"{time.perf_counter() - began:.2f}")
+def _fit(trainer: EpochTrainer, data: _TrainingData, options: DnCNNOptions, device: torch.device) -> None:
+    with numeric_mode(options.precision, device) as autocast:
+        trainer.fit(denoiser_batch_loss(trainer.model, data, options, autocast))
+
+
+def _trainer(run: Run, options: DnCNNOptions, data: _TrainingData, device: torch.device) -> EpochTrainer:
+    torch.manual_seed(options.seed)
+    model = build_denoiser(options.dncnn_layers).to(device)
+    return EpochTrainer(run, model, len(data.clean), options, device, (paper_state_dict, load_fusion_state_dict))
 
 
 def train_denoiser(options: DnCNNOptions, root: Path, device: torch.device) -> Path:
     """Train into a new `net_data/DnCNN_<experiment>_<ID>/` (inputs are checked first); returns the folder."""
     options.check()
-    experiment = Experiment(options.experiment, root)
-    data = _load_training_data(options, experiment)
-    torch.manual_seed(options.seed)
-    model = build_denoiser(options.dncnn_layers).to(device)
-    folder = create_run_dir(root, RUN_PREFIX + options.experiment)
-    options.save(folder)
-    print(f"{folder}: {len(data.clean)} training images, {options.noise} noise, device {device}")
-    _train_epochs(folder, options, data, model, 0, None, device)
-    return folder
+    data = _load_training_data(options, Experiment(options.experiment, root)).to(device)
+    run = Run.create(root / NET_DATA_DIR, RUN_PREFIX + options.experiment, options)
+    print(f"{run.folder}: {len(data.clean)} training images, {options.noise} noise, device {device}")
+    _fit(_trainer(run, options, data, device), data, options, device)
+    return run.folder
 
 
 def resume_denoiser(folder: Path, device: torch.device, epochs: int | None = None) -> Path:
     """Continue an interrupted run from its last complete epoch, with the options it was started with
     (`epochs`, when given, extends the run and is recorded in its options)."""
-    folder = Path(folder)
-    if not folder.is_dir():
-        raise BIGPriorError(f"--resume {folder}: folder not found")
-    options = DnCNNOptions.load(folder)
+    run = Run.open(folder)
+    options = DnCNNOptions.load(run.folder)
     if epochs is not None and epochs != options.epochs:
         options.epochs = epochs
         options.check()
-        options.save(folder)
-    experiment = Experiment(options.experiment, folder.resolve().parent.parent)
-    data = _load_training_data(options, experiment)
-    torch.manual_seed(options.seed)
-    model = build_denoiser(options.dncnn_layers).to(device)
-    state, start = None, 0
-    if (folder / STATE_FILE).is_file():
-        state = torch.load(folder / STATE_FILE, map_location=device, weights_only=True)
-        last = int(state["epoch"])
-        load_fusion_state_dict(model, load_checkpoint(folder / checkpoint_name(last), device), str(folder / checkpoint_name(last)))
-        start = last + 1
-    print(f"{folder}: resuming at epoch {start} of {options.epochs}")
+        options.save(run.folder)
+    data = _load_training_data(options, Experiment(options.experiment, run.workspace)).to(device)
+    trainer = _trainer(run, options, data, device)
+    start = trainer.resume()
+    print(f"{run.folder}: resuming at epoch {start} of {options.epochs}")
     if start < options.epochs:
-        _train_epochs(folder, options, data, model, start, state, device)
-    return folder
-
-
-def chosen_test_epoch(options: DnCNNOptions, root: Path) -> int:
-    train_images = len(split_indices(Experiment(options.experiment, root), options.train_count)[0])
-    period = restart_period(-(-train_images // options.batch_size), options.batch_size)
-    return select_test_epoch(options.test_epoch_rule, options.epochs, period)
+        _fit(trainer, data, options, device)
+    return run.folder
 
 
 def evaluate_denoiser(folder: Path, epoch: int | None, device: torch.device, batch_size: int = 4) -> dict:
     """Denoise the test images with the run's checkpoint of `epoch` (None: the epoch its rule picks),
     write `DnCNNoutput/{i}.png`, and the run's `MSE.npy` and `metrics.json`; returns the metrics."""
-    folder = Path(folder)
-    if not folder.is_dir():
-        raise BIGPriorError(f"{folder}: DnCNN run folder not found")
+    run = Run.open(folder, "")
+    folder = run.folder
     options = DnCNNOptions.load(folder)
-    root = folder.resolve().parent.parent
-    experiment = Experiment(options.experiment, root)
-    epoch = chosen_test_epoch(options, root) if epoch is None else epoch
-    model = build_denoiser(options.dncnn_layers).to(device)
-    checkpoint = folder / checkpoint_name(epoch)
-    load_fusion_state_dict(model, load_checkpoint(checkpoint, device), str(checkpoint))
-    model.eval()
-    _, indices = split_indices(experiment, options.train_count)
+    experiment = Experiment(options.experiment, run.workspace)
+    epoch = chosen_test_epoch(options) if epoch is None else epoch
+    model = build_denoiser(options.dncnn_layers)
+    load_fusion_state_dict(model, load_weights(run.checkpoint(epoch)), str(run.checkpoint(epoch)))
+    model.to(device).eval()
+    _, indices = experiment.split(options.train_count)
     out_dir = experiment.method_dir(METHOD)
     rows = []
-    with torch.no_grad():
+    with torch.no_grad(), numeric_mode(options.precision, device) as autocast:
         for start in tqdm(range(0, len(indices), batch_size), desc=f"denoising with {folder.name} epoch {epoch}"):
             batch = indices[start : start + batch_size]
             noisy = torch.stack([experiment.read_observation(i) for i in batch]).to(device)
-            out = denoise(model, noisy).cpu()
+            with autocast():
+                out = model(noisy).float().cpu()
             for k, index in enumerate(batch):
                 gt = imageio.read_rgb(experiment.gt_path(index))
                 saved = imageio.uint8_from_float(out[k]).transpose(1, 2, 0)
                 imageio.write_png(out_dir / f"{index}.png", saved)
                 rows.append({"index": index, "mse": metrics.mse(imageio.chw_to_hwc(out[k]), gt), "psnr_png": metrics.psnr(saved, gt)})
-    imageio.write_npy(folder / "MSE.npy", np.array([r["mse"] for r in rows]))
+    imageio.write_npy(folder / MSE_FILE, np.array([r["mse"] for r in rows]))
     summary = {
         "experiment": options.experiment,
         "run": folder.name,

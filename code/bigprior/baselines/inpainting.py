@@ -24,7 +24,6 @@ from .. import imageio
 from ..degradations import read_mask
 from ..errors import BIGPriorError
 from ..experiment import PAPER_TRAIN_COUNT, Experiment, workspace_root
-from ..fusion.data import split_indices
 from ..runtime import add_root_flag
 
 # method name (its folder is <name>output) -> OpenCV flag
@@ -100,7 +99,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     experiment = Experiment(args.experiment, workspace_root(args.root))
     fixed_mask = read_mask(Path(args.mask))[0].numpy() > 0.5 if args.mask else None
     methods = [m.strip() for m in args.methods.split(",") if m.strip()]
-    _, indices = split_indices(experiment, args.train_count)
+    _, indices = experiment.split(args.train_count)
     folders = run_inpainting_baselines(experiment, indices, methods, args.radius, fixed_mask)
     for method, folder in folders.items():
         print(f"{method}: {len(indices)} images in {folder}")

@@ -11,9 +11,10 @@ from collections.abc import Sequence
 from dataclasses import fields
 
 from ..errors import BIGPriorError
-from ..experiment import run_dir, workspace_root
-from ..runtime import add_root_flag, add_runtime_flags, resolve_device, str2bool
-from .options import EPOCH_RULES, PRECISIONS, FusionOptions
+from ..experiment import run_dir
+from ..run import EPOCH_RULES
+from ..runtime import PRECISIONS, add_resume_flag, add_root_flag, add_runtime_flags, parse_invocation, str2bool
+from .options import FusionOptions
 from .training import evaluate, resume, test_after_training, train
 
 
@@ -37,7 +38,7 @@ def build_parser() -> argparse.ArgumentParser:
                     help="default (PyTorch's; TF32 convs on CUDA), fp32 (strict float32) or bf16 (autocast)")
     tr.add_argument("--test_epoch_rule", choices=EPOCH_RULES, default="lr_min",
                     help="epoch tested after training: last, or lr_min (the last epoch ending a cosine cycle)")
-    tr.add_argument("--resume", type=str, default=None, help="run folder to continue from its last complete epoch")
+    add_resume_flag(tr)
     te = parser.add_argument_group("testing (the network settings come from the run's OURargs.txt)")
     te.add_argument("--test", type=str2bool, default=False, help="True: test net_data/<experiment>_<test_model>")
     te.add_argument("--test_model", type=str, default="0", help="ID of the run to test")
@@ -51,18 +52,17 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    args = build_parser().parse_args(argv)
-    root = workspace_root(args.root)
-    device = resolve_device(args.device)
+    command = parse_invocation(build_parser(), argv)
+    args, root, device = command.args, command.root, command.device
     if args.resume:
-        folder = resume(root / args.resume, device, args.workers)  # an absolute --resume replaces root
+        folder = resume(command.resume_folder(), device, args.workers)
         test_after_training(folder, device, args.workers, args.test_batch_size)
         return
     if not args.experiment:
         raise BIGPriorError("--experiment is required (e.g. --experiment col_bedroom)")
     if args.test:
-        folder = run_dir(root, args.experiment, args.test_model)
-        evaluate(folder, args.test_epoch, device, args.test_data, args.workers, args.test_batch_size)
+        evaluate(run_dir(root, args.experiment, args.test_model), args.test_epoch, device, args.test_data, args.workers,
+                 args.test_batch_size)
         return
     known = {f.name for f in fields(FusionOptions)}
     options = FusionOptions(**{k: v for k, v in vars(args).items() if k in known})
@@ -70,4 +70,3 @@ def main(argv: Sequence[str] | None = None) -> None:
     folder = train(options, root, device, args.workers)
     test_after_training(folder, device, args.workers, args.test_batch_size)
     print(f"Completed: {folder}")
-

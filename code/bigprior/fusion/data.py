@@ -33,19 +33,6 @@ class TripletSet:
         return TripletSet(self.indices, self.x.to(device), self.gt.to(device), self.prior.to(device))
 
 
-def split_indices(experiment: Experiment, train_count: int) -> tuple[list[int], list[int]]:
-    """Images 0..train_count-1 train, train_count..N-1 test (the paper: 0..249 and 250..299)."""
-    count = experiment.image_count()
-    if train_count < 1:
-        raise BIGPriorError(f"--train_count must be at least 1, got {train_count}")
-    if count <= train_count:
-        raise BIGPriorError(
-            f"--train_count {train_count}: {experiment.dir / 'GT'} holds only {count} images, "
-            f"so no test images would remain (need more than {train_count})"
-        )
-    return list(range(train_count)), list(range(train_count, count))
-
-
 def load_triplets(experiment: Experiment, indices: Sequence[int], workers: int = 4, desc: str = "loading") -> TripletSet:
     """Read and check every triplet before anything is trained or written."""
     indices = list(indices)

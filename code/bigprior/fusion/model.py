@@ -1,9 +1,12 @@
 """The fusion model: phi = x - D(x) (or D(cat(x, g)) with `extend_input`), out = (1 - phi) x + phi g.
 
+The model takes images in [0, 1] and returns its output in [0, 1]; inside, as the paper's code did
+outside, it works on images shifted to [-0.5, 0.5] (`INPUT_SHIFT`, a constant: no state-dict key).
+
 State dicts use the paper's keys: the release wrapped its model in `nn.DataParallel`, so its files
 hold `module.backbone.dncnn.{i}.*`. `paper_state_dict` writes that layout and
 `load_fusion_state_dict` reads it (or the same keys without `module.`), so checkpoints move freely
-between this project and the paper's code.
+between this project and the paper's code. `load_fusion_run` builds the network of a run folder.
 """
 
 from __future__ import annotations
@@ -11,12 +14,18 @@ from __future__ import annotations
 import math
 from collections import OrderedDict
 from collections.abc import Mapping
+from pathlib import Path
 
 import torch
 from torch import nn
 
+from ..degradations import degradation_class
 from ..errors import BIGPriorError
+from ..experiment import split_experiment_name
+from ..run import Run, chosen_test_epoch, load_weights
+from .options import FusionOptions
 
+INPUT_SHIFT = 0.5  # the paper's networks see images in [-0.5, 0.5]
 PAPER_PREFIX = "module."
 BACKBONES = {"D": "DnCNN"}  # the paper's other backbones (M, R, N) are not part of this project
 
@@ -42,7 +51,7 @@ class DnCNN(nn.Module):
 
 
 class BIGPriorFusion(nn.Module):
-    """Fuses an observation x (C_x channels) and a prior g (3 channels), both shifted to [-0.5, 0.5].
+    """Fuses an observation x (C_x channels) and a prior g (3 channels), both in [0, 1].
 
     phi has 3 channels, is not squashed (no sigmoid or clamp, as in the paper), and is the per-pixel
     share of the output taken from the prior."""
@@ -54,18 +63,30 @@ class BIGPriorFusion(nn.Module):
         in_channels = observation_channels + (3 if extend_input else 0)
         self.backbone = DnCNN(in_channels, out_channels=3, layers=layers)
 
-    def phi(self, x: torch.Tensor, prior: torch.Tensor) -> torch.Tensor:
-        features = torch.cat((x, prior), dim=1) if self.extend_input else x
-        return x - self.backbone(features)
-
     def forward(self, x: torch.Tensor, prior: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        if x.shape[1] != self.observation_channels or prior.shape[1] != 3:
+        """(output in [0, 1] nominally, not clamped; phi)."""
+        out, phi = self.fuse_shifted(x - INPUT_SHIFT, prior - INPUT_SHIFT)
+        return out + INPUT_SHIFT, phi
+
+    def fuse_shifted(self, xs: torch.Tensor, gs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(output, phi) of inputs already shifted by -INPUT_SHIFT; the output is shifted too."""
+        if xs.shape[1] != self.observation_channels or gs.shape[1] != 3:
             raise ValueError(
                 f"expected an observation with {self.observation_channels} channel(s) and a 3-channel prior, "
-                f"got {tuple(x.shape)} and {tuple(prior.shape)}"
+                f"got {tuple(xs.shape)} and {tuple(gs.shape)}"
             )
-        phi = self.phi(x, prior)
-        return (1 - phi) * x + phi * prior, phi
+        features = torch.cat((xs, gs), dim=1) if self.extend_input else xs
+        phi = xs - self.backbone(features)
+        return (1 - phi) * xs + phi * gs, phi
+
+    def training_outputs(self, x: torch.Tensor, prior: torch.Tensor, gt: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """(output, target, phi) for the training loss, output and target in the shifted domain.
+
+        The paper's loss is MSE(out - 0.5, gt - 0.5) on the shifted tensors; MSE(out, gt) is the same
+        number only up to float rounding (adding 0.5 back rounds), and rounding differences grow over
+        an epoch's steps, so training on the shifted pair keeps every run bit for bit what it was."""
+        out, phi = self.fuse_shifted(x - INPUT_SHIFT, prior - INPUT_SHIFT)
+        return out, gt - INPUT_SHIFT, phi
 
 
 def init_paper_weights(model: nn.Module) -> None:
@@ -109,3 +130,30 @@ def load_fusion_state_dict(model: BIGPriorFusion, state: Mapping[str, torch.Tens
         if key not in own:
             raise BIGPriorError(f"{source}: unexpected key {PAPER_PREFIX + key}")
     model.load_state_dict(stripped)
+
+
+def load_fusion_file(path: Path, observation_channels: int, backbone: str = "D", layers: int = 17,
+                     extend_input: bool = False) -> BIGPriorFusion:
+    """A fusion network from a state-dict file (the paper's layout, float32 or float16: the built-in
+    files are float16), in float32 on the CPU, in eval mode."""
+    model = build_fusion_model(observation_channels, backbone, layers, extend_input)
+    state = load_weights(path)
+    load_fusion_state_dict(model, {k: v.float() if v.is_floating_point() else v for k, v in state.items()}, str(path))
+    return model.eval()
+
+
+def load_fusion_run(folder: str | Path, epoch: int | None = None, device: torch.device = torch.device("cpu"),
+                    flag: str = "") -> BIGPriorFusion:
+    """The network of a fusion run folder at `epoch`; by default the epoch its `test_epoch_rule` picks
+    if that checkpoint exists, else the last one saved. In eval mode on `device`."""
+    run = Run.open(folder, flag)
+    options = FusionOptions.load(run.folder)
+    if epoch is None:
+        saved = run.saved_epochs()
+        if not saved:
+            raise BIGPriorError(f"{flag}{run.folder}: no net_<epoch>.pth checkpoint in the run folder")
+        chosen = chosen_test_epoch(options)
+        epoch = chosen if chosen in saved else saved[-1]
+    channels = degradation_class(split_experiment_name(options.experiment)[0]).observation_channels
+    model = load_fusion_file(run.checkpoint(epoch), channels, options.backbone, options.dncnn_layers, options.extend_input)
+    return model.to(device)

@@ -6,20 +6,18 @@ the extra fields of this project (seed, crop size, precision, epoch rule) do not
 
 from __future__ import annotations
 
-import json
-from dataclasses import asdict, dataclass
-from pathlib import Path
+from dataclasses import dataclass
 
-from .. import imageio
 from ..errors import BIGPriorError
 from ..experiment import FUSION_ARGS_FILE
-
-PRECISIONS = ("default", "fp32", "bf16")
-EPOCH_RULES = ("last", "lr_min")
+from ..run import RunOptions, check_epoch_rule
+from ..runtime import check_precision
 
 
 @dataclass
-class FusionOptions:
+class FusionOptions(RunOptions):
+    FILE = FUSION_ARGS_FILE
+
     # -- the release's fields, in its order
     experiment: str = ""
     extend_input: bool = False
@@ -50,22 +48,7 @@ class FusionOptions:
             raise BIGPriorError(f"--epochs must be at least 1, got {self.epochs}")
         if self.lr <= 0:
             raise BIGPriorError(f"--lr must be positive, got {self.lr}")
-        if self.precision not in PRECISIONS:
-            raise BIGPriorError(f"--precision must be one of {', '.join(PRECISIONS)}, got {self.precision!r}")
-        if self.test_epoch_rule not in EPOCH_RULES:
-            raise BIGPriorError(f"--test_epoch_rule must be one of {', '.join(EPOCH_RULES)}, got {self.test_epoch_rule!r}")
+        check_precision(self.precision)
+        check_epoch_rule(self.test_epoch_rule)
         if self.crop_size < 0:
             raise BIGPriorError(f"--crop_size must be 0 (whole images) or positive, got {self.crop_size}")
-
-    def save(self, folder: Path) -> None:
-        imageio.write_json(folder / FUSION_ARGS_FILE, asdict(self))
-
-    @classmethod
-    def load(cls, folder: Path) -> FusionOptions:
-        """Read a run's OURargs.txt (the paper's files lack this project's fields: defaults fill them)."""
-        options = imageio.read_options(folder / FUSION_ARGS_FILE, cls)
-        options.check()
-        return options
-
-    def to_json(self) -> str:
-        return json.dumps(asdict(self), indent=2)

@@ -14,11 +14,10 @@ from pathlib import Path
 
 import torch
 
-from ..experiment import workspace_root
-from ..runtime import add_runtime_flags, resolve_device, str2bool
+from ..runtime import add_resume_flag, add_runtime_flags, parse_invocation, str2bool
 from .augment import POLICIES
 from .data import DEFAULT_COUNT
-from .training import GANOptions, resume, train
+from .training import GAN_PRECISIONS, GANOptions, resume, train
 
 DEFAULTS = GANOptions()
 
@@ -56,12 +55,14 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--ema_rampup", type=float, default=DEFAULTS.ema_rampup, help="EMA half-life at most this fraction of images seen (0: off)")
     tr.add_argument("--augment", type=_name_list, default=",".join(POLICIES), help=f"DiffAugment policy, from {','.join(POLICIES)} ('' : none)")
     tr.add_argument("--mirror", type=str2bool, default=DEFAULTS.mirror, help="random horizontal flips of the real images")
+    tr.add_argument("--precision", choices=GAN_PRECISIONS, default=DEFAULTS.precision,
+                    help="default (PyTorch's; cuDNN autotuning on CUDA) or fp32 (strict float32, deterministic on CUDA)")
     out = parser.add_argument_group("outputs")
     out.add_argument("--log_every", type=int, default=DEFAULTS.log_every, help="steps per line of stats.jsonl")
     out.add_argument("--sample_every", type=int, default=DEFAULTS.sample_every, help="steps per sample grid")
     out.add_argument("--checkpoint_every", type=int, default=DEFAULTS.checkpoint_every, help="steps per checkpoint")
     out.add_argument("--grid_size", type=int, default=DEFAULTS.grid_size, help="sample grids are N x N images")
-    parser.add_argument("--resume", type=str, default=None, help="run folder to continue from its last checkpoint")
+    add_resume_flag(parser, "checkpoint")
     parser.add_argument("--root", type=str, default=None, help="workspace; runs go to <root>/runs/gan_<ID> (default: $BIGPRIOR_ROOT or .)")
     parser.add_argument("--threads", type=int, default=2, help="CPU threads for torch")
     parser.add_argument("--workers", type=int, default=2, help="threads reading images")
@@ -70,14 +71,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    args = build_parser().parse_args(argv)
+    command = parse_invocation(build_parser(), argv)
+    args, device = command.args, command.device
     torch.set_num_threads(max(1, args.threads))
-    device = resolve_device(args.device)
     if args.resume:
-        resume(Path(args.resume), device, args.steps, args.workers)
+        resume(command.resume_folder(), device, args.steps, args.workers)
         return
     known = {f.name for f in fields(GANOptions)} - {"steps", "data"}
     options = GANOptions(**{k: v for k, v in vars(args).items() if k in known})
     options.data = [str(Path(folder).resolve()) for folder in args.data or []]
     options.steps = DEFAULTS.steps if args.steps is None else args.steps
-    train(options, workspace_root(args.root) / "runs", device, args.workers)
+    train(options, command.root / "runs", device, args.workers)

@@ -16,8 +16,11 @@ optimizers, the statistics; rewritten atomically every `checkpoint_every` steps)
 checkpoints, lod 0) and `generator_fp16.pth` (the same in float16), `stats.jsonl` (one line per
 `log_every` steps), `reals.png` and `samples/step_<N>.png` (a fixed grid of latent codes).
 
-Every random draw of step k comes from a generator seeded by (seed, k), so a run resumed from a
-checkpoint gives the same weights as one that was never interrupted.
+Every random draw of step k comes from a CPU generator seeded by (seed, k), so a run resumed from a
+checkpoint gives the same weights as one that was never interrupted (on CUDA with `--precision fp32`,
+which turns on deterministic algorithms). The images sit on the device; a step's statistics stay
+there until its log window ends (one host sync per window). The checkpoint holds tensors and plain
+containers only and is read with `weights_only=True`.
 """
 
 from __future__ import annotations
@@ -27,7 +30,7 @@ import json
 import math
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import torch
@@ -38,8 +41,9 @@ from tqdm import tqdm
 
 from .. import imageio
 from ..errors import BIGPriorError
-from ..experiment import create_numbered_dir
 from ..generators.pggan import PGGANGenerator
+from ..run import Run, RunOptions
+from ..runtime import host_values, numeric_mode
 from ..seeding import item_seed
 from .augment import POLICIES, check_policy, diff_augment
 from .data import DEFAULT_COUNT, load_image_folders
@@ -55,10 +59,15 @@ REALS_FILE = "reals.png"
 SAMPLES_DIR = "samples"
 STEP_STREAM = 0  # random stream of a training step (seeding.item_seed)
 GRID_STREAM = 1  # random stream of the fixed latent codes of the sample grids
+GAN_PRECISIONS = ("default", "fp32")  # runtime.numeric_mode's modes without autocast (R1 needs double backward)
 
 
 @dataclass
-class GANOptions:
+class GANOptions(RunOptions):
+    FILE = OPTIONS_FILE
+    REQUIRED = "data"
+    STRICT = True
+
     data: list[str] = field(default_factory=list)  # image folders
     count: int = DEFAULT_COUNT  # first `count` images of each folder in sorted order (0: all)
     resolution: int = 64
@@ -80,6 +89,7 @@ class GANOptions:
     sample_every: int = 500
     checkpoint_every: int = 500
     grid_size: int = 8  # sample grids show grid_size x grid_size images
+    precision: str = "default"  # default (PyTorch's; cuDNN autotuning on CUDA) or fp32 (strict, deterministic on CUDA)
 
     def check(self) -> None:
         if not self.data:
@@ -95,6 +105,8 @@ class GANOptions:
             check_policy(self.augment)
         except ValueError as exc:
             raise BIGPriorError(f"--augment: {exc}") from exc
+        if self.precision not in GAN_PRECISIONS:
+            raise BIGPriorError(f"--precision must be one of {', '.join(GAN_PRECISIONS)} for GAN training, got {self.precision!r}")
 
     @property
     def num_blocks(self) -> int:
@@ -104,18 +116,6 @@ class GANOptions:
         if self.channels is not None:
             return list(self.channels)
         return [min(self.fmaps_base // (4 * 2**b), self.fmaps_max) for b in range(self.num_blocks)]
-
-    def save(self, folder: Path) -> None:
-        imageio.write_json(folder / OPTIONS_FILE, asdict(self))
-
-    @classmethod
-    def load(cls, folder: Path) -> "GANOptions":
-        stored = imageio.read_json(folder / OPTIONS_FILE)
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(stored) - known)
-        if unknown:
-            raise BIGPriorError(f"{folder / OPTIONS_FILE}: unknown option {unknown[0]!r}")
-        return cls(**stored)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -179,13 +179,13 @@ def generator_state(generator: PGGANGenerator, dtype: torch.dtype = torch.float3
 # one step
 
 
+STAT_KEYS = ("loss_d", "loss_g", "r1", "real_logit", "fake_logit")
+
+
 @dataclass
 class StepStats:
-    loss_d: float
-    loss_g: float
-    r1: float | None
-    real_logit: float
-    fake_logit: float
+    values: torch.Tensor  # STAT_KEYS of one step, on the device (r1 is 0 on steps without the penalty)
+    regularized: bool  # an R1 step
 
 
 def _ema_beta(options: GANOptions, images_seen: int) -> float:
@@ -203,13 +203,14 @@ def _update_ema(ema: nn.Module, model: nn.Module, beta: float) -> None:
         b_ema.copy_(b)
 
 
-def _real_batch(reals: torch.Tensor, options: GANOptions, rng: torch.Generator, device: torch.device) -> torch.Tensor:
-    index = torch.randint(0, reals.shape[0], (options.batch_size,), generator=rng)
+def _real_batch(reals: torch.Tensor, options: GANOptions, rng: torch.Generator) -> torch.Tensor:
+    """A batch of the real images (on their device), drawn and mirrored by the CPU generator."""
+    index = torch.randint(0, reals.shape[0], (options.batch_size,), generator=rng).to(reals.device)
     batch = reals[index]
     if options.mirror:
-        flip = torch.rand(options.batch_size, generator=rng) < 0.5
+        flip = (torch.rand(options.batch_size, generator=rng) < 0.5).to(reals.device)
         batch = torch.where(flip.view(-1, 1, 1, 1), batch.flip(-1), batch)
-    return batch.to(device)
+    return batch
 
 
 def training_step(nets: Networks, reals: torch.Tensor, options: GANOptions, step: int, device: torch.device) -> StepStats:
@@ -223,7 +224,7 @@ def training_step(nets: Networks, reals: torch.Tensor, options: GANOptions, step
 
     # discriminator
     D.requires_grad_(True)
-    real = diff_augment(_real_batch(reals, options, rng, device), options.augment, rng)
+    real = diff_augment(_real_batch(reals, options, rng), options.augment, rng)
     with torch.no_grad():
         fake = G(latents())
     fake_logits = D(diff_augment(fake, options.augment, rng))
@@ -232,12 +233,11 @@ def training_step(nets: Networks, reals: torch.Tensor, options: GANOptions, step
     real_logits = D(real)
     loss_d = F.softplus(fake_logits).mean() + F.softplus(-real_logits).mean()
     total_d = loss_d
-    r1 = None
+    r1 = torch.zeros((), device=device)
     if regularize:
         (grad,) = torch.autograd.grad(real_logits.sum(), real, create_graph=True)
-        r1_value = grad.square().sum(dim=(1, 2, 3)).mean()
-        total_d = total_d + r1_value * (options.r1_gamma / 2 * options.r1_interval)
-        r1 = r1_value.item()
+        r1 = grad.square().sum(dim=(1, 2, 3)).mean()
+        total_d = total_d + r1 * (options.r1_gamma / 2 * options.r1_interval)
     nets.opt_d.zero_grad(set_to_none=True)
     total_d.backward()
     nets.opt_d.step()
@@ -250,7 +250,8 @@ def training_step(nets: Networks, reals: torch.Tensor, options: GANOptions, step
     nets.opt_g.step()
 
     _update_ema(nets.generator_ema, G, _ema_beta(options, (step + 1) * options.batch_size))
-    return StepStats(loss_d.item(), loss_g.item(), r1, real_logits.detach().mean().item(), fake_logits.detach().mean().item())
+    values = torch.stack([t.detach() for t in (loss_d, loss_g, r1, real_logits.mean(), fake_logits.mean())])
+    return StepStats(values, regularize)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -275,18 +276,16 @@ def write_samples(path: Path, generator: PGGANGenerator, options: GANOptions, de
     write_grid(path, images, options.grid_size)
 
 
-def write_generators(folder: Path, generator: PGGANGenerator) -> None:
-    imageio.torch_save(folder / GENERATOR_FILE, generator_state(generator, torch.float32))
-    imageio.torch_save(folder / GENERATOR_FP16_FILE, generator_state(generator, torch.float16))
-
-
 def _write_stats(folder: Path, stats: list[dict]) -> None:
-    imageio.write_text(folder / STATS_FILE, "".join(json.dumps(row) + "\n" for row in stats))
+    imageio.write_text(folder / STATS_FILE, "".join(json.dumps(imageio.finite_or_null(row), allow_nan=False) + "\n" for row in stats))
 
 
 def _summarize(window: list[StepStats], step: int, seconds: float, images_seen: int) -> dict:
-    r1_values = [s.r1 for s in window if s.r1 is not None]
-    mean = lambda key: sum(getattr(s, key) for s in window) / len(window)  # noqa: E731
+    """One line of stats.jsonl: the window's statistics, copied to the host at once."""
+    flat = host_values(torch.stack([s.values for s in window]))
+    rows = [dict(zip(STAT_KEYS, flat[k * len(STAT_KEYS) : (k + 1) * len(STAT_KEYS)])) for k in range(len(window))]
+    r1_values = [row["r1"] for row, s in zip(rows, window) if s.regularized]
+    mean = lambda key: sum(row[key] for row in rows) / len(rows)  # noqa: E731
     return {
         "step": step,
         "kimg": images_seen / 1000,
@@ -310,13 +309,14 @@ class RunState:
     stats: list[dict] = field(default_factory=list)
 
 
-def _save_checkpoint(folder: Path, nets: Networks, state: RunState) -> None:
-    imageio.torch_save(folder / CHECKPOINT_FILE, {**nets.state_dict(), **asdict(state)})
-    write_generators(folder, nets.generator_ema)
+def _save_checkpoint(run: Run, nets: Networks, state: RunState) -> None:
+    generators = {GENERATOR_FILE: generator_state(nets.generator_ema, torch.float32),
+                  GENERATOR_FP16_FILE: generator_state(nets.generator_ema, torch.float16)}
+    run.save_state({**nets.state_dict(), **asdict(state)}, generators)
 
 
 def _train_steps(
-    folder: Path,
+    run: Run,
     options: GANOptions,
     reals: torch.Tensor,
     nets: Networks,
@@ -324,7 +324,7 @@ def _train_steps(
     device: torch.device,
     on_log: Callable[[dict], None] | None,
 ) -> RunState:
-    window: list[StepStats] = []
+    folder, window = run.folder, []
     seconds_before, session_start = state.train_seconds, time.perf_counter()
     window_start = session_start
     bar = tqdm(range(state.step, options.steps), desc=f"training {folder.name}", initial=state.step, total=options.steps)
@@ -345,7 +345,7 @@ def _train_steps(
         if done % options.checkpoint_every == 0 or done == options.steps:
             state.step = done
             state.train_seconds = seconds_before + time.perf_counter() - session_start
-            _save_checkpoint(folder, nets, state)
+            _save_checkpoint(run, nets, state)
     return state
 
 
@@ -368,44 +368,39 @@ def train(
     options.check()
     reals = load_image_folders(options.data, options.resolution, options.count, workers)
     nets = build_networks(options, device)
-    folder = create_numbered_dir(Path(runs_dir), RUN_PREFIX)
-    options.save(folder)
+    run = Run.create(Path(runs_dir), RUN_PREFIX, options, state_file=CHECKPOINT_FILE)
     spread = torch.linspace(0, reals.shape[0] - 1, min(options.grid_size**2, reals.shape[0])).long()
-    write_grid(folder / REALS_FILE, reals[spread], options.grid_size)  # evenly spaced: every folder shows
+    write_grid(run.folder / REALS_FILE, reals[spread], options.grid_size)  # evenly spaced: every folder shows
     g_params = sum(p.numel() for p in nets.generator.parameters())
     d_params = sum(p.numel() for p in nets.discriminator.parameters())
-    print(f"{folder}: {reals.shape[0]} images at {options.resolution}px; generator {g_params} parameters "
+    print(f"{run.folder}: {reals.shape[0]} images at {options.resolution}px; generator {g_params} parameters "
           f"(channels {options.generator_channels()}), discriminator {d_params}; device {device}")
-    state = _train_steps(folder, options, reals, nets, RunState(), device, on_log)
-    _report(folder, options, state, reals.shape[0])
-    return folder
+    with numeric_mode(options.precision, device):
+        state = _train_steps(run, options, reals.to(device), nets, RunState(), device, on_log)
+    _report(run.folder, options, state, reals.shape[0])
+    return run.folder
 
 
 def resume(
     folder: Path, device: torch.device, steps: int | None = None, workers: int = 2, on_log: Callable[[dict], None] | None = None
 ) -> Path:
     """Continue a run from its last checkpoint (to `steps` in total if given, e.g. to train longer)."""
-    folder = Path(folder)
-    if not folder.is_dir():
-        raise BIGPriorError(f"--resume {folder}: folder not found")
-    options = GANOptions.load(folder)
+    run = Run.open(folder, state_file=CHECKPOINT_FILE)
+    options = GANOptions.load(run.folder)
     if steps is not None:
         options.steps = steps
         options.check()
-        options.save(folder)
+        options.save(run.folder)
     reals = load_image_folders(options.data, options.resolution, options.count, workers)
     nets = build_networks(options, device)
     state = RunState()
-    checkpoint = folder / CHECKPOINT_FILE
-    if checkpoint.is_file():  # else: interrupted before the first checkpoint, start over
-        try:
-            saved = torch.load(checkpoint, map_location=device, weights_only=False)
-        except Exception as exc:  # torch raises several types for corrupt files
-            raise BIGPriorError(f"{checkpoint}: not a readable checkpoint ({exc.__class__.__name__})") from exc
+    saved = run.load_state()  # None: interrupted before the first checkpoint, start over
+    if saved is not None:
         nets.load_state_dict(saved)
         state = RunState(saved["step"], saved["train_seconds"], saved["stats"])
-    print(f"{folder}: resuming at step {state.step} of {options.steps}")
+    print(f"{run.folder}: resuming at step {state.step} of {options.steps}")
     if state.step < options.steps:
-        state = _train_steps(folder, options, reals, nets, state, device, on_log)
-    _report(folder, options, state, reals.shape[0])
-    return folder
+        with numeric_mode(options.precision, device):
+            state = _train_steps(run, options, reals.to(device), nets, state, device, on_log)
+    _report(run.folder, options, state, reals.shape[0])
+    return run.folder

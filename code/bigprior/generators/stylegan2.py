@@ -26,7 +26,7 @@ default) or sample by sample (`fused=False`, the plain reference path); both giv
 to float rounding. The plain path also runs the fully connected layers (mapping, affines) sample by
 sample: a CPU matrix product of one row takes another code path than that of several rows, so only
 then does a sample's result not depend on the batch it is in, bit for bit (with PyTorch's own CPU
-convolutions, `bigprior.inversion.invert.numeric_mode("fp32", cpu)`). On a CPU it is also the faster path.
+convolutions, `bigprior.runtime.numeric_mode("fp32", cpu, batch_invariant=True)`), where it is also the faster path.
 """
 
 from __future__ import annotations

@@ -20,10 +20,9 @@ import torch
 
 from ..degradations import BlindAWGN, Colorization, Degradation, Inpainting, RandomMaskInpainting, read_mask
 from ..errors import BIGPriorError
-from ..fusion.options import PRECISIONS
 from ..generators import load_generator as load_generator_file
 from ..zoo import resolve_generator_path
-from ..runtime import resolve_device, str2bool
+from ..runtime import PRECISIONS, resolve_device, str2bool
 from .losses import build_loss
 from .spaces import LATENT_SPACES, composing_layer_arg
 from .distributed import ProcessShare, gather_summaries, process_group

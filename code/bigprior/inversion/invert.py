@@ -2,7 +2,7 @@
 
 Every image of a batch (and every restart of an image) is an independent problem: the loss is the sum
 over images of each image's mean loss and both optimizers act element-wise, so an image follows the
-trajectory it would follow alone (on the CPU bit for bit, see `numeric_mode`). Initial codes come from the image's own random stream (run seed,
+trajectory it would follow alone (on the CPU bit for bit, see `runtime.numeric_mode`). Initial codes come from the image's own random stream (run seed,
 image index), so results do not depend on batch size, order or process count. The generator stays
 frozen; only the codes of its latent space (`bigprior.inversion.latent`) are optimized (mGANprior:
 SGD "GD" or Adam; PGGAN multi-code: z ~ N(0, 1) or 0, alpha = 1/N).
@@ -10,16 +10,15 @@ SGD "GD" or Adam; PGGAN multi-code: z ~ N(0, 1) or 0, alpha = 1/N).
 
 from __future__ import annotations
 
-import contextlib
 import functools
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import torch
 
 from ..degradations import Degradation
 from ..errors import BIGPriorError
-from ..fusion.training import precision_mode
+from ..runtime import numeric_mode
 from .latent import INIT_TYPES, LatentSpace
 from .losses import InversionLoss, PreparedTarget
 
@@ -86,23 +85,6 @@ def batch_initial_codes(latent: LatentSpace, batch: int, restarts: int, indices:
     return codes
 
 
-@contextlib.contextmanager
-def numeric_mode(precision: str, device: torch.device) -> Iterator[Callable[[], contextlib.AbstractContextManager]]:
-    """The fusion stage's `precision_mode`. In strict float32 (`fp32`) on the CPU, also PyTorch's own
-    convolutions instead of oneDNN's or NNPACK's (which pick algorithms by batch size): they compute each
-    image of a batch on its own, so a batch gives bit for bit the results of its images inverted one at a
-    time, at about a third of oneDNN's speed. Otherwise batches agree with single images up to float
-    rounding (as on a GPU)."""
-    exact = device.type == "cpu" and precision == "fp32"
-    mkldnn = torch.backends.mkldnn.enabled
-    try:
-        torch.backends.mkldnn.enabled = mkldnn and not exact
-        with torch.backends.nnpack.flags(enabled=not exact), precision_mode(precision, device) as autocast:
-            yield autocast
-    finally:
-        torch.backends.mkldnn.enabled = mkldnn
-
-
 def per_item_loss(latent: LatentSpace, loss: InversionLoss, degradation: Degradation, codes: Sequence[torch.Tensor],
                   masks: torch.Tensor | None, target_view: torch.Tensor,
                   target_features: torch.Tensor | None) -> torch.Tensor:
@@ -165,7 +147,7 @@ def invert(
     step_loss = compiled_per_item_loss() if compile else per_item_loss
     optimizer = OPTIMIZERS[optimization](codes, lr=lr)
     history = []
-    with numeric_mode(precision, device) as autocast:
+    with numeric_mode(precision, device, batch_invariant=True) as autocast:
         target = loss.prepare(degradation.loss_view(targets.repeat_interleave(restarts, dim=0), expanded_masks))
         for _ in range(iterations):
             optimizer.zero_grad(set_to_none=True)

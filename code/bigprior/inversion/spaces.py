@@ -3,7 +3,6 @@ factory that turns them and a generator (PGGAN or StyleGAN2) into a `LatentSpace
 
 from __future__ import annotations
 
-import torch
 from torch import nn
 
 from ..errors import BIGPriorError
@@ -21,12 +20,6 @@ def composing_layer_arg(value: str) -> int | str:
         return int(value)
     except ValueError:
         return value
-
-
-def exact_batches(precision: str, device: torch.device) -> bool:
-    """Where the inversion promises that a batch equals its images inverted one at a time, bit for bit:
-    strict float32 on the CPU (see `numeric_mode`). StyleGAN2 then runs sample by sample (`fused=False`)."""
-    return precision == "fp32" and device.type == "cpu"
 
 
 def build_latent_space(generator: nn.Module, latent_space: str = "multi", composing_layer: int | str = 4,

@@ -24,12 +24,13 @@ from tqdm import tqdm
 from .. import imageio
 from ..degradations import Degradation, Observation, mask_to_uint8
 from ..errors import BIGPriorError
-from ..experiment import INVERSION_ARGS_FILE, Experiment, split_experiment_name
+from ..experiment import INVERSION_ARGS_FILE, Experiment
 from ..metrics import psnr
+from ..runtime import exact_batches
 from .distributed import ProcessShare
 from .invert import check_settings, invert
 from .losses import InversionLoss
-from .spaces import build_latent_space, exact_batches
+from .spaces import build_latent_space
 
 LOG_DIR = "mGANlog"
 # mGANargs.txt keys that a resumed run may change: how it executes, and where files are (which may move)
@@ -138,15 +139,12 @@ class Inverter:
 
 def experiment_for_outputs(outputs: str | os.PathLike, degradation: Degradation) -> Experiment:
     """`-o <root>/inter_data/<task>_<dataset>` -> the Experiment; the task must be the degradation's."""
-    path = Path(outputs).resolve()
-    if path.parent.name != "inter_data":
-        raise BIGPriorError(f"-o/--outputs {outputs}: expected <workspace>/inter_data/<task>_<dataset>, e.g. inter_data/col_bedroom")
-    task, _ = split_experiment_name(path.name)
-    if task != degradation.task:
+    experiment = Experiment.from_dir(outputs, "-o/--outputs ")
+    if experiment.task != degradation.task:
         raise BIGPriorError(
-            f"-o/--outputs {outputs}: {degradation.title} experiments are named {degradation.task}_<dataset>, not {path.name}"
+            f"-o/--outputs {outputs}: {degradation.title} experiments are named {degradation.task}_<dataset>, not {experiment.name}"
         )
-    return Experiment(path.name, path.parent.parent)
+    return experiment
 
 
 def read_input_image(path: Path, resolution: int, resize: bool) -> np.ndarray:

@@ -12,10 +12,8 @@ from pathlib import Path
 from .. import imageio, metrics
 from ..degradations import BlindAWGN
 from ..errors import BIGPriorError
-from ..experiment import FUSION_ARGS_FILE, PRIOR_DIR, Experiment, run_dir
-from ..fusion.data import split_indices
+from ..experiment import FUSION_ARGS_FILE, METRICS_FILE, PRIOR_DIR, Experiment, run_dir
 from ..fusion.options import FusionOptions
-from ..fusion.training import METRICS_FILE
 from .options import slug
 
 PRIOR, BIGPRIOR = "prior", "bigprior"
@@ -70,10 +68,7 @@ def _experiment_from_spec(spec: str, root: Path) -> tuple[str | None, Experiment
     if not sep:
         label, target = None, spec
     if os.sep in target or Path(target).is_dir():
-        folder = Path(target).resolve()
-        if folder.parent.name != "inter_data":
-            raise BIGPriorError(f"{target}: expected an experiment folder <workspace>/inter_data/<experiment>")
-        return label, Experiment(folder.name, folder.parent.parent)
+        return label, Experiment.from_dir(target)
     return label, Experiment(target, root)
 
 
@@ -88,7 +83,7 @@ def _fusion_test(experiment: Experiment) -> FusionOptions | None:
 def _test_indices(experiment: Experiment, test: FusionOptions | None) -> list[int]:
     """The fusion test's images (train_count..N-1); without its options, the images in OURoutput/."""
     if test is not None:
-        return split_indices(experiment, test.train_count)[1]
+        return experiment.split(test.train_count)[1]
     indices = sorted(int(p.stem) for p in experiment.output_dir().glob("*.png") if p.stem.isdigit())
     if not indices:
         raise BIGPriorError(f"{experiment.output_dir()}: no fused images <index>.png")
