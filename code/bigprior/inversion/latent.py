@@ -51,8 +51,3 @@ class LatentSpace(nn.Module):
     def initial_codes(self, index: int, seed: int, init_type: str = "Normal", restarts: int = 1) -> tuple[torch.Tensor, ...]:
         """Image `index`'s initial codes for `restarts` restarts, each (restarts, *shape), float32 on the CPU."""
         raise NotImplementedError
-
-    def describe(self) -> str:
-        """One line: the space and what is optimised (for logs and reports)."""
-        shapes = ", ".join(f"{name} {tuple(shape)}" for name, shape in zip(self.code_names, self.code_shapes()))
-        return f"{self.space}: {shapes} per image"
