@@ -102,7 +102,7 @@ def inversion_sizes(ctx: Context, check: bool) -> list[str]:
                  "--reference_steps", "1", "--threads", "1"]
     else:
         sizes = ["--batch_size", "64", "--steps", "20", "--warmup", "3", "--reference_steps", "10"]
-    return [*sizes, "--check_steps", ("2" if ctx.smoke else "50") if check else "0"]
+    return [*sizes, "--check_steps", ("2" if ctx.smoke else "50") if check else "0", "--stylegan2", ""]  # PGGAN only
 
 
 def inversion_rows(key: str, mode: InversionMode, output: str) -> tuple[list[str], dict[str, float]]:

@@ -98,6 +98,19 @@ def test_nearest_upsampling_is_interpolate_in_the_input_format(memory_format):
     assert up.is_contiguous(memory_format=memory_format)
 
 
+@pytest.mark.parametrize("setting", SETTINGS)
+def test_bf16_autocast_keeps_the_multi_code_generator_in_bf16(fake_cuda, setting):
+    """The composed feature maps (batch x codes x C x H x W, the largest tensor of a step) stay in bf16."""
+    networks = paper_networks(setting)
+    with fake_cuda():
+        multicode, _ = on_device(networks, setting, True, CUDA)
+        z = torch.randn(2, multicode.z_number, multicode.z_dim, device=CUDA)
+        alpha = torch.full((2, multicode.z_number, multicode.channels), 0.05, device=CUDA)
+        with LargeFloat32(2 * 3 * RESOLUTION**2) as audit, torch.autocast("cuda", dtype=torch.bfloat16):
+            image = multicode(z, alpha)
+    assert image.dtype == torch.bfloat16 and audit.events == []
+
+
 def test_the_inversion_step_under_bf16_autocast_stays_on_the_device(fake_cuda):
     """The forward pass of a colorization step (generator, luma view, VGG loss) with CUDA's autocast: VGG16
     keeps no activation in float32, no host tensor is mixed in, the host waits for nothing."""
@@ -109,7 +122,7 @@ def test_the_inversion_step_under_bf16_autocast_stays_on_the_device(fake_cuda):
         z = torch.randn(2, multicode.z_number, multicode.z_dim, device=CUDA)
         alpha = torch.full((2, multicode.z_number, multicode.channels), 0.05, device=CUDA)
         with StrictDevice() as strict, torch.autocast("cuda", dtype=torch.bfloat16):
-            per_item = per_item_loss(multicode, loss, Colorization(), z, alpha, None, target.view, target.features)
+            per_item = per_item_loss(multicode, loss, Colorization(), (z, alpha), None, target.view, target.features)
             with LargeFloat32(targets.numel()) as audit:
                 features = loss.vgg(targets)
     assert features.dtype == torch.bfloat16 and audit.events == []

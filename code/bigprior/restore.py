@@ -32,9 +32,10 @@ from .defaults import TaskDefault, task_defaults
 from .degradations import Degradation, Inpainting, Observation, luma, read_mask
 from .errors import BIGPriorError
 from .fusion.model import BIGPriorFusion, load_fusion_run
-from .generators import PGGANGenerator, load_pggan
+from .generators import load_generator as load_generator_file
 from .zoo import resolve_generator_path
 from .inversion.losses import build_loss
+from .inversion.spaces import LATENT_SPACES
 from .inversion.stage import Inverter
 from .runtime import add_runtime_flags, resolve_device, str2bool
 
@@ -236,9 +237,9 @@ def format_table(rows: Sequence[Restoration]) -> str:
 # building a restorer
 
 
-def load_generator(gan_model: str | None = None, gan_weights: str | None = None) -> PGGANGenerator:
-    """The built-in generator, or a published one by name or file."""
-    return load_pggan(resolve_generator_path(gan_model, gan_weights))
+def load_generator(gan_model: str | None = None, gan_weights: str | None = None) -> torch.nn.Module:
+    """The built-in generator, or a published one (PGGAN or StyleGAN2) by name or file."""
+    return load_generator_file(resolve_generator_path(gan_model, gan_weights))
 
 
 def working_mask(mask_image: torch.Tensor, resolution: int) -> torch.Tensor:
@@ -247,14 +248,16 @@ def working_mask(mask_image: torch.Tensor, resolution: int) -> torch.Tensor:
     return (resized > 0.5).float()
 
 
-def build_restorer(task: str, generator: PGGANGenerator, device: torch.device, *, mask: torch.Tensor | None = None,
+def build_restorer(task: str, generator: torch.nn.Module, device: torch.device, *, mask: torch.Tensor | None = None,
                    random_mask: bool = False, fusion_run: str | None = None, fusion_epoch: int | None = None,
-                   iterations: int | None = None, seed: int = 0,
+                   iterations: int | None = None, seed: int = 0, latent_space: str | None = None,
                    defaults: dict[str, TaskDefault] | None = None) -> Restorer:
-    """Generator inversion + fusion for `task`; `mask` (working resolution) is the inpainting mask."""
+    """Generator inversion + fusion for `task`; `mask` (working resolution) is the inpainting mask;
+    `iterations` and `latent_space`, when given, replace the built-in inversion setting's."""
     defaults = defaults or task_defaults()
     degradation, default = degradation_for(task, defaults, mask, random_mask)
-    settings = replace(default.inversion, seed=seed, **({"iterations": iterations} if iterations is not None else {}))
+    overrides = {key: value for key, value in (("iterations", iterations), ("latent_space", latent_space)) if value is not None}
+    settings = replace(default.inversion, seed=seed, **overrides)
     inverter = Inverter(generator, build_loss("L2", 0.0, 1.0, 0.0), degradation, settings, device)
     channels = degradation.observation_channels
     fusion = (load_fusion_run(fusion_run, fusion_epoch, device, "--fusion_run ") if fusion_run
@@ -310,6 +313,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--fusion_run", default=None, help="a fusion run folder (net_data/<exp>_<ID>) instead of the built-in network")
     parser.add_argument("--fusion_epoch", type=int, default=None, help="checkpoint epoch of --fusion_run (default: the one its test_epoch_rule picks, else the last)")
     parser.add_argument("--iterations", type=int, default=None, help="inversion steps (default: the built-in setting)")
+    parser.add_argument("--latent_space", choices=LATENT_SPACES, default=None,
+                        help="inversion latent space (default: the built-in setting's multi); z, w, w+ for StyleGAN2 priors")
     add_runtime_flags(parser)
     return parser
 
@@ -326,7 +331,7 @@ def main(argv: Sequence[str] | None = None) -> list[Restoration]:
     mask = working_mask(mask_image, generator.resolution) if mask_image is not None else None
     restorer = build_restorer(args.task, generator, device, mask=mask, random_mask=args.random_mask,
                               fusion_run=args.fusion_run, fusion_epoch=args.fusion_epoch, iterations=args.iterations,
-                              seed=args.seed)
+                              seed=args.seed, latent_space=args.latent_space)
     paths = [Path(p) for p in args.input]
     mask_size = (mask_image.shape[-1], mask_image.shape[-2]) if mask_image is not None else None
     observations, clean, sizes = prepare(args.task, paths, restorer.resolution, restorer.degradation, args.degrade,

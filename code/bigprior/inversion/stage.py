@@ -27,11 +27,12 @@ from ..degradations import Degradation, Observation, mask_to_uint8
 from ..errors import BIGPriorError
 from ..experiment import INVERSION_ARGS_FILE, Experiment
 from ..metrics import psnr
+from ..runtime import exact_batches
 from .distributed import ProcessShare
 from .invert import check_settings, invert
 from .losses import InversionLoss
 from .memory import BatchSize, batches_that_fit, memory_report, reset_peak_memory
-from .multicode import MultiCodeGenerator
+from .spaces import build_latent_space
 
 LOG_DIR = "mGANlog"
 # mGANargs.txt keys that a resumed run may change: how it executes, and where files are (which may move)
@@ -43,7 +44,7 @@ RUN_ONLY_KEYS = frozenset({"batch_size", "device", "max_images", "start", "end",
 class InversionSettings:
     """How each image is inverted (the paper's flags, typed)."""
 
-    composing_layer: int = 4
+    composing_layer: int | str = 4  # PGGAN layer / StyleGAN2 block index, or a StyleGAN2 block name (b16)
     z_number: int = 30
     optimization: str = "GD"
     lr: float = 1.0
@@ -54,6 +55,7 @@ class InversionSettings:
     precision: str = "default"  # default | fp32 | bf16 (autocast of the steps)
     fold_layers: bool = False  # run the PGGAN blocks folded (faster, equal up to float rounding)
     compile: bool = False  # torch.compile the step
+    latent_space: str = "multi"  # multi | z | w | w+ (the last three: StyleGAN2 only)
 
     def check(self) -> None:
         check_settings(self.optimization, self.init_type, self.iterations, self.lr, self.restarts)
@@ -87,8 +89,9 @@ class Inverter:
                  settings: InversionSettings, device: torch.device) -> None:
         settings.check()
         self.settings, self.degradation, self.device = settings, degradation, device
-        self.multicode = MultiCodeGenerator(generator.to(device), settings.composing_layer, settings.z_number,
-                                            fold=settings.fold_layers)
+        self.latent = build_latent_space(generator.to(device), settings.latent_space, settings.composing_layer,
+                                         settings.z_number, fold=settings.fold_layers,
+                                         fused=not exact_batches(settings.precision, device))
         self.loss = loss.to(device)
         self.resolution = generator.resolution
 
@@ -115,7 +118,7 @@ class Inverter:
         if observations[0].mask is not None:
             masks = torch.stack([o.mask for o in observations]).to(self.device)
         result = invert(
-            self.multicode, self.loss, targets, degradation=degradation, masks=masks, optimization=s.optimization,
+            self.latent, self.loss, targets, degradation=degradation, masks=masks, optimization=s.optimization,
             lr=s.lr, iterations=iterations, init_type=s.init_type, seed=s.seed, indices=indices,
             restarts=s.restarts, precision=s.precision, compile=s.compile, progress=progress,
         )
