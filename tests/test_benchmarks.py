@@ -39,6 +39,16 @@ def test_saved_random_networks_load_through_the_published_loaders(tmp_path: Path
     assert features(torch.rand(1, 3, 32, 32)).shape[1] == 256
 
 
+def test_inversion_benchmark_times_stylegan2_latent_spaces(tmp_path: Path) -> None:
+    result = run_script([BENCHMARK, *TOY, "--settings", "", "--stylegan2", "z,w,w+,multi", "--batch_size", "2",
+                         "--steps", "1", "--warmup", "1"], cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    rates = re.findall(r"StyleGAN2 (z|w|w\+|multi)[:,].* batched ([0-9.]+) image-steps/s", result.stdout)
+    assert [space for space, _ in rates] == ["z", "w", "w+", "multi"] and all(float(r) > 0 for _, r in rates), result.stdout
+    refused = run_script([BENCHMARK, *TOY, "--stylegan2", "w++"], cwd=tmp_path)
+    assert refused.returncode == 2 and "--stylegan2: unknown latent space(s) w++" in refused.stderr
+
+
 def test_fusion_epoch_benchmark_strict_mode_equals_the_reference_loop(tmp_path: Path) -> None:
     result = run_script([str(ROOT / "benchmarks" / "fusion_epoch.py"), "--device", "cpu", "--images", "6", "--size", "16",
                          "--epochs", "2", "--layers", "3", "--batch_size", "2", "--threads", "1"], cwd=tmp_path)

@@ -26,7 +26,7 @@ from tqdm import tqdm
 from . import figures, imageio
 from .defaults import load_defaults
 from .degradations import REGISTRY
-from .generators import load_pggan
+from .generators import load_generator
 from .pipeline import Pipeline, Restoration
 from .runtime import add_runtime_flags, resolve_device, seed_everything
 from .writer import check_output_folder, figure_panels, images_of
@@ -90,7 +90,7 @@ def run_demo(out: Path, photos: Sequence[str], iterations: int | None, device: t
              seed: int = 0, short_side: int | None = None) -> tuple[list[TaskResult], Path]:
     check_output_folder(out)
     seed_everything(seed)
-    generator = load_pggan(load_defaults().generator_file)
+    generator = load_generator(load_defaults().generator_file)
     clean = {name: photo(name, short_side) for name in photos}
     results = [run_task(task, clean, generator, device, iterations, seed) for task in tqdm(REGISTRY, desc="demo tasks")]
     rows = [(f"{name}\n{t.name}", figure_panels(r, images_of(r)))

@@ -33,7 +33,7 @@ from .errors import BIGPriorError
 from .experiment import FUSION_ARGS_FILE, INVERSION_ARGS_FILE, Experiment, run_workspace, split_experiment_name
 from .fusion.model import BIGPriorFusion, load_fusion_run
 from .fusion.options import FusionOptions
-from .generators import PGGANGenerator, load_pggan
+from .generators import load_generator
 from .inversion.losses import build_loss
 from .inversion.stage import InvertedImage, InversionSettings, Inverter
 from .runtime import resolve_device
@@ -210,29 +210,29 @@ class Pipeline:
         return self.inverter.device
 
     @classmethod
-    def from_defaults(cls, task: str, *, generator: PGGANGenerator | None = None,
+    def from_defaults(cls, task: str, *, generator: nn.Module | None = None,
                       degradation: Degradation | None = None, device: torch.device | None = None,
-                      iterations: int | None = None, seed: int = 0, defaults: BuiltinDefault | None = None,
-                      keep_known: bool = True, tile: int = DEFAULT_TILE) -> Pipeline:
+                      iterations: int | None = None, seed: int = 0, latent_space: str | None = None,
+                      defaults: BuiltinDefault | None = None, keep_known: bool = True, tile: int = DEFAULT_TILE) -> Pipeline:
         """The built-in default of a task (experiment prefix): its generator (unless given), inversion
-        settings (`iterations` and `seed` replace theirs), degradation (unless given, e.g. with a user's
+        settings (`iterations`, `seed` and `latent_space` replace theirs), degradation (unless given, e.g. with a user's
         mask) and fusion network."""
         defaults = defaults or load_defaults()
         default = defaults.task(task)
         device = device or resolve_device()
-        generator = generator or load_pggan(defaults.generator_file)
+        generator = generator or load_generator(defaults.generator_file)
         degradation = degradation or default.make_degradation()
-        inverter = _inverter(generator, degradation, default.inversion, device, iterations, seed)
+        inverter = _inverter(generator, degradation, default.inversion, device, iterations, seed, latent_space)
         fusion = default.fusion_model(degradation.observation_channels, device)
         return cls(inverter, fusion, keep_known=keep_known, tile=tile, image_resolution=default.image_resolution,
                    prior_resolution=default.prior_resolution)
 
     @classmethod
-    def from_files(cls, task: str, generator: str | Path | PGGANGenerator, fusion_run: str | Path, *,
+    def from_files(cls, task: str, generator: str | Path | nn.Module, fusion_run: str | Path, *,
                    epoch: int | None = None, degradation: Degradation | None = None,
                    inversion: InversionSettings | None = None, device: torch.device | None = None,
-                   iterations: int | None = None, seed: int = 0, keep_known: bool = True,
-                   tile: int = DEFAULT_TILE) -> Pipeline:
+                   iterations: int | None = None, seed: int = 0, latent_space: str | None = None,
+                   keep_known: bool = True, tile: int = DEFAULT_TILE) -> Pipeline:
         """A generator (weights file, zoo name or module) and a fusion run folder (net_data/<exp>_<ID>)
         of a task restored the same way as `task` (e.g. an inpcrop network for inpvar holes); the
         inversion settings default to the built-in default's for `task`."""
@@ -244,10 +244,10 @@ class Pipeline:
                                 f"not one for {degradation_class(task).title}")
         if not isinstance(generator, nn.Module):
             path = Path(generator)
-            generator = load_pggan(path if path.suffix else resolve_generator_path(str(generator)))
+            generator = load_generator(path if path.suffix else resolve_generator_path(str(generator)))
         degradation = degradation or degradation_class(task).from_settings(_default_for(task).degradation)
         settings = inversion or _default_for(task).inversion
-        inverter = _inverter(generator, degradation, settings, device, iterations, seed)
+        inverter = _inverter(generator, degradation, settings, device, iterations, seed, latent_space)
         prior_resolution, image_resolution = run_resolutions(Path(fusion_run))
         return cls(inverter, fusion, keep_known=keep_known, tile=tile, image_resolution=image_resolution,
                    prior_resolution=prior_resolution)
@@ -296,8 +296,10 @@ def _default_for(task: str) -> TaskDefault:
     return load_defaults().task(task)
 
 
-def _inverter(generator: PGGANGenerator, degradation: Degradation, settings: InversionSettings, device: torch.device,
-              iterations: int | None, seed: int) -> Inverter:
-    """The pipeline's inversion: L2 on what the degradation lets the loss see (no VGG term)."""
-    settings = replace(settings, seed=seed, **({"iterations": iterations} if iterations is not None else {}))
+def _inverter(generator: nn.Module, degradation: Degradation, settings: InversionSettings, device: torch.device,
+              iterations: int | None, seed: int, latent_space: str | None) -> Inverter:
+    """The pipeline's inversion: L2 on what the degradation lets the loss see (no VGG term); the given
+    `iterations` and `latent_space` replace the settings'."""
+    overrides = {key: value for key, value in (("iterations", iterations), ("latent_space", latent_space)) if value is not None}
+    settings = replace(settings, seed=seed, **overrides)
     return Inverter(generator, build_loss("L2", 0.0, 1.0, 0.0), degradation, settings, device)

@@ -29,7 +29,8 @@ from . import imageio
 from .defaults import load_defaults
 from .degradations import Degradation, Observation, read_mask, restore_class, restore_verbs
 from .errors import BIGPriorError
-from .generators import load_pggan
+from .generators import load_generator
+from .inversion.spaces import LATENT_SPACES
 from .photos import Photo, read_photo
 from .pipeline import Pipeline, simulate
 from .writer import OUTPUT_KINDS, check_output_folder, write_restoration
@@ -129,6 +130,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--fusion_run", default=None, help="a fusion run folder (net_data/<exp>_<ID>) instead of the built-in network")
     parser.add_argument("--fusion_epoch", type=int, default=None, help="checkpoint epoch of --fusion_run (default: the one its test_epoch_rule picks, else the last)")
     parser.add_argument("--iterations", type=int, default=None, help="inversion steps (default: the built-in setting)")
+    parser.add_argument("--latent_space", choices=LATENT_SPACES, default=None,
+                        help="inversion latent space (default: the built-in setting's multi); z, w, w+ for StyleGAN2 priors")
     parser.add_argument("--tile", type=int, default=512, help="side of the tiles the fusion runs in (bounds memory)")
     add_runtime_flags(parser)
     return parser
@@ -150,9 +153,9 @@ def task_degradation(args: argparse.Namespace, mask: torch.Tensor | None) -> tup
 def build_pipeline(args: argparse.Namespace, task: str, degradation: Degradation) -> Pipeline:
     device = resolve_device(args.device)
     options = {"degradation": degradation, "device": device, "iterations": args.iterations, "seed": args.seed,
-               "keep_known": args.keep_known, "tile": args.tile}
+               "latent_space": args.latent_space, "keep_known": args.keep_known, "tile": args.tile}
     custom = args.gan_model or args.gan_weights
-    generator = load_pggan(resolve_generator_path(args.gan_model, args.gan_weights)) if custom else None
+    generator = load_generator(resolve_generator_path(args.gan_model, args.gan_weights)) if custom else None
     if args.fusion_run:
         return Pipeline.from_files(task, generator or load_defaults().generator_file, args.fusion_run,
                                    epoch=args.fusion_epoch, **options)

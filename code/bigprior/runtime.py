@@ -63,6 +63,12 @@ def memory_format(precision: str) -> torch.memory_format:
     return torch.channels_last if precision == "bf16" else torch.contiguous_format
 
 
+def exact_batches(precision: str, device: torch.device) -> bool:
+    """Where a batch-invariant loop (`numeric_mode(..., batch_invariant=True)`) gives a batch bit for bit
+    the results of its items one at a time: strict float32 on the CPU."""
+    return precision == "fp32" and device.type == "cpu"
+
+
 @contextlib.contextmanager
 def numeric_mode(
     precision: str, device: torch.device, batch_invariant: bool = False
@@ -81,12 +87,12 @@ def numeric_mode(
     oneDNN's speed). Otherwise batches agree with single images up to float rounding (as on a GPU)."""
     check_precision(precision)
     strict = precision == "fp32"
-    exact_batches = batch_invariant and strict and device.type == "cpu"
+    exact = batch_invariant and exact_batches(precision, device)
     with contextlib.ExitStack() as stack:
         stack.enter_context(_cudnn_policy(strict, device))
         if strict and device.type == "cuda":
             stack.enter_context(_deterministic_algorithms())
-        if exact_batches:
+        if exact:
             stack.enter_context(_cpu_batch_invariance())
         if precision == "bf16":
             yield lambda: torch.autocast(device_type=device.type, dtype=torch.bfloat16)

@@ -1,4 +1,7 @@
-"""Tabulate results/col_bedroom_from_scratch runs (from <workspace>/runs.txt) into table.md."""
+"""Tabulate results/col_bedroom_from_scratch runs (from <workspace>/runs.txt) into table.md.
+
+    python results/col_bedroom_from_scratch/collect.py <workspace> [table file (default: table.md here)]
+"""
 
 from __future__ import annotations
 
@@ -43,7 +46,7 @@ def main() -> None:
                      f"AuC {np.mean(auc):.2f} over {len(runs)} seed(s); above the published {PUBLISHED['psnr']} dB in "
                      f"{sum(p > PUBLISHED['psnr'] for p in psnr)} of {len(runs)}.")
     text = "\n".join(lines) + "\n"
-    (HERE / "table.md").write_text(text)
+    (Path(sys.argv[2]) if len(sys.argv) > 2 else HERE / "table.md").write_text(text)
     print(text)
 
 

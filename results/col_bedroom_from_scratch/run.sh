@@ -5,12 +5,14 @@
 # Usage (repository root): bash results/col_bedroom_from_scratch/run.sh [workspace]
 #   full scale (GPU):  SEEDS="0 1 2" EPOCHS=50 CROP=0 DEVICE=cuda bash results/col_bedroom_from_scratch/run.sh
 #   reduced (CPU):     SEEDS="0" EPOCHS=16 CROP=128 bash results/col_bedroom_from_scratch/run.sh
+# EXTENDS="False True" (the variants) and TRAIN_COUNT=250 can be set too; COLLECT=False leaves table.md alone.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 WS="${1:-runs/col_bedroom_from_scratch}"
 PAPER="${PAPER:-../shared/bigprior-paper}"
 SEEDS="${SEEDS:-0 1 2}"
 EPOCHS="${EPOCHS:-50}"; CROP="${CROP:-0}"; DEVICE="${DEVICE:-auto}"; PRECISION="${PRECISION:-default}"
+EXTENDS="${EXTENDS:-False True}"; TRAIN_COUNT="${TRAIN_COUNT:-250}"
 
 # the paper's data, linked file by file (nothing is ever written into ../shared)
 for sub in GT input mGANoutput; do
@@ -19,16 +21,16 @@ for sub in GT input mGANoutput; do
     ln -sf "$(realpath "$f")" "$WS/inter_data/col_bedroom/$sub/$(basename "$f")"
   done
 done
-for extend in False True; do
+for extend in $EXTENDS; do
   for seed in $SEEDS; do
     tag="seed${seed}_extend${extend}"
     if grep -qs "^$tag " "$WS/runs.txt"; then continue; fi
     start=$(date +%s)
     python code/train.py --root "$WS" --experiment col_bedroom --lr 0.01 --batch_size 8 --backbone D --phi_weight 1e-5 \
       --epochs "$EPOCHS" --crop_size "$CROP" --seed "$seed" --extend_input "$extend" --device "$DEVICE" \
-      --precision "$PRECISION" | tee "$WS/last.log"
+      --precision "$PRECISION" --train_count "$TRAIN_COUNT" | tee "$WS/last.log"
     run=$(grep -o 'Completed: .*' "$WS/last.log" | sed 's/Completed: //')
     echo "$tag $run $(( $(date +%s) - start ))" >> "$WS/runs.txt"
   done
 done
-python results/col_bedroom_from_scratch/collect.py "$WS"
+if [ "${COLLECT:-True}" = True ]; then python results/col_bedroom_from_scratch/collect.py "$WS"; fi

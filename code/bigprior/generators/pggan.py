@@ -33,7 +33,20 @@ GENERATOR_CHOICES = ("Gs", "G")  # the moving-average generator (published sampl
 
 
 def pixel_norm(x: torch.Tensor) -> torch.Tensor:
-    return x * torch.rsqrt(x.square().mean(dim=1, keepdim=True) + PIXEL_NORM_EPS)
+    """x / sqrt(mean over channels of x^2 + eps), in x's dtype. CUDA autocast runs `square` (a power) and
+    `rsqrt` in float32, which would make float32 copies of a bf16 activation; `x * x` and the cast back
+    keep it in bf16 (in float32 both are the same arithmetic, bit for bit)."""
+    return x * torch.rsqrt((x * x).mean(dim=1, keepdim=True) + PIXEL_NORM_EPS).to(x.dtype)
+
+
+def upsample_nearest_x2(x: torch.Tensor) -> torch.Tensor:
+    """`F.interpolate(x, scale_factor=2, mode="nearest")` as one copy in x's dtype and memory format
+    (CUDA autocast runs `interpolate` in float32, making a float32 tensor four times the bf16 input)."""
+    b, c, h, w = x.shape
+    if x.is_contiguous() or not x.is_contiguous(memory_format=torch.channels_last):
+        return x[:, :, :, None, :, None].expand(b, c, h, 2, w, 2).reshape(b, c, 2 * h, 2 * w)
+    nhwc = x.permute(0, 2, 3, 1)
+    return nhwc[:, :, None, :, None].expand(b, h, 2, w, 2, c).reshape(b, 2 * h, 2 * w, c).permute(0, 3, 1, 2)
 
 
 def upsample_conv_transpose(x: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
@@ -56,7 +69,8 @@ class WScale(nn.Module):
         self.bias = nn.Parameter(torch.zeros(channels))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return x * self.scale + self.bias.view(1, -1, 1, 1)
+        """In x's dtype: the float32 bias would promote a bf16 (autocast) activation to float32."""
+        return x * self.scale + self.bias.to(x.dtype).view(1, -1, 1, 1)
 
 
 class PGGANBlock(nn.Module):
@@ -92,7 +106,7 @@ class PGGANBlock(nn.Module):
             x = upsample_conv_transpose(x, self.weight)
         else:
             if self.upsample:
-                x = F.interpolate(x, scale_factor=2, mode="nearest")
+                x = upsample_nearest_x2(x)
             x = self.conv(x)
         x = self.wscale(x)
         return F.leaky_relu(x, LEAKY_SLOPE) if self.activate else x
@@ -131,18 +145,14 @@ class PGGANGenerator(nn.Module):
         return blocks + [getattr(self, f"output{self.num_blocks - 1}")]
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
+        """The fully grown generator (lod 0, the only level loading accepts): only the last toRGB runs, and
+        nothing reads `lod` from the device (a host sync per call on CUDA)."""
         if z.ndim != 2 or z.shape[1] != self.z_dim:
             raise ValueError(f"expected z of shape (batch, {self.z_dim}), got {tuple(z.shape)}")
         x = z.view(z.shape[0], self.z_dim, 1, 1)
-        lod = int(self.lod.item())
-        image = None
-        for b in range(self.num_blocks):
-            if b < self.num_blocks - lod:  # blocks above the current level of detail are skipped
-                x = getattr(self, f"layer{2 * b + 1}")(getattr(self, f"layer{2 * b}")(x))
-                image = getattr(self, f"output{b}")(x)
-            else:
-                image = F.interpolate(image, scale_factor=2, mode="nearest")
-        return image
+        for layer in self.composable_layers():
+            x = layer(x)
+        return x
 
 
 # ---------------------------------------------------------------------------------------------

@@ -22,7 +22,11 @@ rows 0, 1 (conv1, torgb); b8 reads 1, 2, 3 (conv0, conv1, torgb); b16 reads 3, 4
 of a block and the conv0 of the next share a row. `num_ws = sum(num_conv) + 1`.
 
 Modulated convolutions run either as one grouped convolution for the whole batch (`fused=True`, the
-default) or sample by sample (`fused=False`, the plain reference path); both give the same numbers.
+default) or sample by sample (`fused=False`, the plain reference path); both give the same numbers up
+to float rounding. The plain path also runs the fully connected layers (mapping, affines) sample by
+sample: a CPU matrix product of one row takes another code path than that of several rows, so only
+then does a sample's result not depend on the batch it is in, bit for bit (with PyTorch's own CPU
+convolutions, `bigprior.runtime.numeric_mode("fp32", cpu, batch_invariant=True)`), where it is also the faster path.
 """
 
 from __future__ import annotations
@@ -174,8 +178,12 @@ class FullyConnected(nn.Module):
         self.bias_gain = lr_multiplier
         self.activate = activate
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = F.linear(x, self.weight * self.weight_gain, self.bias * self.bias_gain)
+    def forward(self, x: torch.Tensor, per_sample: bool = False) -> torch.Tensor:
+        weight, bias = self.weight * self.weight_gain, self.bias * self.bias_gain
+        if per_sample:  # one row at a time: each row's arithmetic independent of the batch (module docstring)
+            x = torch.cat([F.linear(row, weight, bias) for row in x.split(1)])
+        else:
+            x = F.linear(x, weight, bias)
         return F.leaky_relu(x, LRELU_SLOPE) * LRELU_GAIN if self.activate else x
 
 
@@ -213,15 +221,16 @@ class Mapping(nn.Module):
         return F.one_hot(torch.full((batch,), self.class_index, device=device), self.c_dim).float()
 
     def forward(self, z: torch.Tensor, c: torch.Tensor | None = None, truncation_psi: float = 1.0,
-                truncation_cutoff: int | None = None) -> torch.Tensor:
+                truncation_cutoff: int | None = None, fused: bool = True) -> torch.Tensor:
+        """`fused=False`: the layers run sample by sample (see the module docstring)."""
         if z.ndim != 2 or z.shape[1] != self.z_dim:
             raise ValueError(f"expected z of shape (batch, {self.z_dim}), got {tuple(z.shape)}")
         x = normalize_2nd_moment(z)
         if self.c_dim:
-            y = normalize_2nd_moment(self.embed(self.condition(c, z.shape[0], z.device).to(z.dtype)))
+            y = normalize_2nd_moment(self.embed(self.condition(c, z.shape[0], z.device).to(z.dtype), not fused))
             x = torch.cat([x, y], dim=1)
         for i in range(self.num_layers):
-            x = getattr(self, f"fc{i}")(x)
+            x = getattr(self, f"fc{i}")(x, not fused)
         ws = x.unsqueeze(1).expand(-1, self.num_ws, -1)
         if truncation_psi != 1:
             cutoff = self.num_ws if truncation_cutoff is None else truncation_cutoff
@@ -249,7 +258,7 @@ class SynthesisLayer(nn.Module):
             self.register_buffer("noise_const", torch.randn(resolution, resolution))
 
     def forward(self, x: torch.Tensor, w: torch.Tensor, fused: bool = True) -> torch.Tensor:
-        weights = modulate(self.weight, self.affine(w), demodulate=True)
+        weights = modulate(self.weight, self.affine(w, not fused), demodulate=True)
         x = modulated_conv(x, weights, self.up, self.resample_filter, fused)
         if self.use_noise:
             x = x + self.noise_const * self.noise_strength
@@ -268,7 +277,7 @@ class ToRGB(nn.Module):
         self.clamp = config.conv_clamp
 
     def forward(self, x: torch.Tensor, w: torch.Tensor, fused: bool = True) -> torch.Tensor:
-        weights = modulate(self.weight, self.affine(w) * self.weight_gain, demodulate=False)
+        weights = modulate(self.weight, self.affine(w, not fused) * self.weight_gain, demodulate=False)
         x = modulated_conv(x, weights, False, None, fused) + self.bias.view(1, -1, 1, 1)
         return x.clamp(-self.clamp, self.clamp) if self.clamp is not None else x
 
@@ -378,4 +387,4 @@ class StyleGAN2Generator(nn.Module):
 
     def forward(self, z: torch.Tensor, c: torch.Tensor | None = None, truncation_psi: float = 1.0,
                 truncation_cutoff: int | None = None, fused: bool = True) -> torch.Tensor:
-        return self.synthesis(self.mapping(z, c, truncation_psi, truncation_cutoff), fused)
+        return self.synthesis(self.mapping(z, c, truncation_psi, truncation_cutoff, fused), fused)

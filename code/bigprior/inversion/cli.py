@@ -21,10 +21,11 @@ import torch
 from ..degradations import CENTER_MASK, Degradation, ReleaseScript, release_scripts, script_classes, script_degradation
 from ..errors import BIGPriorError
 from ..experiment import Experiment
-from ..generators import PGGANGenerator, load_pggan
+from ..generators import load_generator as load_generator_file
 from ..zoo import resolve_generator_path
 from ..runtime import PRECISIONS, resolve_device, str2bool
 from .losses import build_loss
+from .spaces import LATENT_SPACES, composing_layer_arg
 from .distributed import ProcessShare, gather_summaries, process_group
 from .stage import GENERATOR, NATIVE, InversionSettings, Inverter, experiment_for_outputs, input_files, run_stage
 
@@ -54,7 +55,9 @@ def build_parser(script: ReleaseScript, io: bool = True) -> argparse.ArgumentPar
     if io:
         p.add_argument("-o", "--outputs", required=True, help="experiment folder <workspace>/inter_data/<task>_<dataset>")
     p.add_argument("--inversion_type", default=INVERSION_TYPE, help=f"only {INVERSION_TYPE} (multi-code GAN prior)")
-    p.add_argument("--composing_layer", type=int, default=script.composing_layer, help="layer where the codes are composed")
+    p.add_argument("--composing_layer", type=composing_layer_arg, default=script.composing_layer,
+                   help="layer where the codes are composed (StyleGAN2: the first block the shared code drives, "
+                        "an index or a name such as b16)")
     p.add_argument("--z_number", type=int, default=script.z_number, help="number of latent codes")
     p.add_argument("--image_size", type=int, default=256, help="size the VGG loss resizes images to")
     p.add_argument("--loss_type", default="Combine", help="Combine (l1/l2/vgg lambdas), L2, L1 or VGG")
@@ -94,6 +97,8 @@ def build_parser(script: ReleaseScript, io: bool = True) -> argparse.ArgumentPar
     ours.add_argument("--fold_layers", type=str2bool, default=False,
                       help="True: run the PGGAN blocks folded (faster; equal up to float rounding)")
     ours.add_argument("--compile", type=str2bool, default=False, help="True: torch.compile the inversion step")
+    ours.add_argument("--latent_space", choices=LATENT_SPACES, default="multi",
+                      help="multi (multi-code composition, PGGAN and StyleGAN2), or StyleGAN2's z, w or w+ (one code)")
     return p
 
 
@@ -118,12 +123,13 @@ def check_release_flags(args: argparse.Namespace) -> None:
         raise BIGPriorError(f"--max_images must be at least 1, got {args.max_images}")
 
 
-def load_generator(args: argparse.Namespace) -> PGGANGenerator:
-    return load_pggan(resolve_generator_path(args.gan_model, args.gan_weights))
+def load_generator(args: argparse.Namespace) -> torch.nn.Module:
+    """The PGGAN or StyleGAN2 generator of --gan_model / --gan_weights (the family read from the file)."""
+    return load_generator_file(resolve_generator_path(args.gan_model, args.gan_weights))
 
 
 def build_inverter(args: argparse.Namespace, degradation: Degradation, device: torch.device,
-                   generator: PGGANGenerator | None = None) -> Inverter:
+                   generator: torch.nn.Module | None = None) -> Inverter:
     """Generator, loss and settings of the parsed flags (shared by the scripts and check-inversion)."""
     generator = generator or load_generator(args)
     loss = build_loss(args.loss_type, args.l1_lambda, args.l2_lambda, args.vgg_lambda, args.vgg_loss_type,

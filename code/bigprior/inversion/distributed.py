@@ -3,11 +3,20 @@
 The share is by position (process r takes images r, r+K, ...), so it does not depend on which images
 are already finished; the processes only meet at the end (gloo, also with CUDA) to add up their
 summaries.
+
+Devices under torchrun: every process takes the GPU of its LOCAL_RANK among the visible ones
+(`cuda:LOCAL_RANK`, round robin when there are more processes than GPUs) and makes it its current CUDA
+device, so nothing of a process lands on another's GPU. The GPUs are chosen with CUDA_VISIBLE_DEVICES;
+an explicit `--device cuda:N` would send every process to one GPU, so with several processes it is
+refused. Shares are uneven (a process may finish hours before the slowest), so the one collective,
+the closing gather, runs under a timeout as long as a stage can last, not gloo's default 30 minutes;
+a process that fails ends the others through torchrun, not through the timeout.
 """
 
 from __future__ import annotations
 
 import contextlib
+import datetime
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -16,8 +25,12 @@ from typing import TYPE_CHECKING
 import torch
 import torch.distributed as dist
 
+from ..errors import BIGPriorError
+
 if TYPE_CHECKING:
     from .stage import StageSummary
+
+GATHER_TIMEOUT = datetime.timedelta(days=7)  # a process may wait this long at the end for the slowest one
 
 
 @dataclass
@@ -34,9 +47,20 @@ class ProcessShare:
         return cls(int(env.get("RANK", 0)), int(env.get("WORLD_SIZE", 1)), int(env.get("LOCAL_RANK", 0)))
 
     def device(self, device: torch.device) -> torch.device:
-        """Each process of a multi-process CUDA run takes its own GPU (cuda:LOCAL_RANK)."""
-        if device.type == "cuda" and device.index is None and self.world > 1:
-            return torch.device("cuda", self.local_rank)
+        """The device this process computes on; a CUDA one becomes the process's current device.
+
+        With several processes `cuda` means cuda:(LOCAL_RANK mod the number of visible GPUs)."""
+        if device.type != "cuda":
+            return device
+        if self.world > 1:
+            if device.index is not None:
+                raise BIGPriorError(
+                    f"--device {device}: with {self.world} processes each takes cuda:LOCAL_RANK; choose the GPUs "
+                    "with CUDA_VISIBLE_DEVICES and pass --device cuda (or auto)"
+                )
+            device = torch.device("cuda", self.local_rank % torch.cuda.device_count())
+        if device.index is not None:
+            torch.cuda.set_device(device)
         return device
 
 
@@ -45,7 +69,7 @@ def process_group(share: ProcessShare) -> Iterator[None]:
     if share.world == 1:
         yield
         return
-    dist.init_process_group("gloo", rank=share.rank, world_size=share.world)
+    dist.init_process_group("gloo", rank=share.rank, world_size=share.world, timeout=GATHER_TIMEOUT)
     try:
         yield
     finally:

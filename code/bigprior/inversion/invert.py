@@ -1,15 +1,15 @@
-"""Batched multi-code GAN inversion: a pure function from targets to latent codes and images.
+"""Batched GAN inversion: a pure function from targets to latent codes and images.
 
 Every image of a batch (and every restart of an image) is an independent problem: the loss is the sum
 over images of each image's mean loss and both optimizers act element-wise, so an image follows the
 trajectory it would follow alone (on the CPU bit for bit, see `runtime.numeric_mode`). Initial codes come from the image's own random stream (run seed,
 image index), so results do not depend on batch size, order or process count. The generator stays
-frozen; only z and alpha are optimized (mGANprior: SGD "GD" or Adam, z ~ N(0, 1) or 0, alpha = 1/N).
+frozen; only the codes of its latent space (`bigprior.inversion.latent`) are optimized (mGANprior:
+SGD "GD" or Adam; PGGAN multi-code: z ~ N(0, 1) or 0, alpha = 1/N).
 """
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -18,25 +18,30 @@ import torch
 from ..degradations import Degradation
 from ..errors import BIGPriorError
 from ..runtime import numeric_mode
-from ..seeding import STREAM_INIT, torch_generator
+from .compiled import compiled, dynamic_batch
+from .latent import INIT_TYPES, LatentSpace
 from .losses import InversionLoss, PreparedTarget
-from .multicode import MultiCodeGenerator
 
 OPTIMIZERS: dict[str, type[torch.optim.Optimizer]] = {"GD": torch.optim.SGD, "Adam": torch.optim.Adam}
-INIT_TYPES = ("Normal", "Zero")
 
 
 @dataclass
 class InversionResult:
-    """Per image (B images, K restarts, N codes, T steps); tensors on the inversion's device."""
+    """Per image (B images, K restarts, T steps); tensors on the inversion's device. The kept restart's
+    codes are also attributes by name: `result.z`, `result.alpha` (PGGAN multi-code), `result.w`..."""
 
-    z: torch.Tensor  # (B, N, z_dim) codes of the kept restart
-    alpha: torch.Tensor  # (B, N, C)
+    codes: dict[str, torch.Tensor]  # the latent space's code_names -> (B, *shape), kept restart
     image: torch.Tensor  # (B, 3, R, R) float32, [-1, 1] nominally, not clamped
     loss: torch.Tensor  # (B,) float32 data loss of `image` (after the last step)
     restart_losses: torch.Tensor  # (B, K) final loss of every restart
     best_restart: torch.Tensor  # (B,) index of the kept restart (lowest final loss)
     history: torch.Tensor  # (B, T) loss before each step, kept restart
+
+    def __getattr__(self, name: str) -> torch.Tensor:
+        codes = self.__dict__.get("codes", {})
+        if name in codes:
+            return codes[name]
+        raise AttributeError(f"{type(self).__name__} has no attribute or code {name!r}")
 
 
 def check_settings(optimization: str, init_type: str, iterations: int, lr: float, restarts: int) -> None:
@@ -54,34 +59,37 @@ def check_settings(optimization: str, init_type: str, iterations: int, lr: float
         raise BIGPriorError("--restarts > 1 needs --init_type Normal (zero codes would restart identically)")
 
 
-def initial_codes(multicode: MultiCodeGenerator, index: int, seed: int, init_type: str = "Normal",
-                  restarts: int = 1) -> tuple[torch.Tensor, torch.Tensor]:
-    """Initial (z, alpha) of one image, shapes (K, N, z_dim) and (K, N, C), on the CPU.
-
-    z of restart r is the r-th draw of shape (N, z_dim) from the image's stream, so restart 0 is the
-    single run and a run with K restarts contains the runs with fewer."""
-    shape = (multicode.z_number, multicode.z_dim)
-    if init_type == "Zero":
-        z = torch.zeros(restarts, *shape)
-    else:
-        stream = torch_generator(seed, index, STREAM_INIT)
-        z = torch.stack([torch.randn(shape, generator=stream) for _ in range(restarts)])
-    alpha = torch.full((restarts, multicode.z_number, multicode.channels), 1.0 / multicode.z_number)
-    return z, alpha
+def initial_codes(latent: LatentSpace, index: int, seed: int, init_type: str = "Normal",
+                  restarts: int = 1) -> tuple[torch.Tensor, ...]:
+    """Initial codes of one image, each (K, *shape) on the CPU (PGGAN multi-code: z (K, N, z_dim) and
+    alpha (K, N, C)). Restart r takes the r-th draw from the image's stream, so restart 0 is the single
+    run and a run with K restarts contains the runs with fewer."""
+    return latent.initial_codes(index, seed, init_type, restarts)
 
 
-def per_item_loss(multicode: MultiCodeGenerator, loss: InversionLoss, degradation: Degradation, z: torch.Tensor,
-                  alpha: torch.Tensor, masks: torch.Tensor | None, target_view: torch.Tensor,
+def batch_initial_codes(latent: LatentSpace, batch: int, restarts: int, indices: Sequence[int], seed: int,
+                        init_type: str, init: Sequence[torch.Tensor] | None) -> list[torch.Tensor]:
+    """Every code of the batch, (B, K, *shape): drawn per image, or `init` (each (B, K, *shape) or
+    (B, *shape)) checked against the latent space's shapes."""
+    if init is None:
+        codes = [initial_codes(latent, i, seed, init_type, restarts) for i in indices]
+        return [torch.stack(parts) for parts in zip(*codes)]
+    shapes = latent.code_shapes()
+    if len(init) != len(shapes):
+        raise ValueError(f"init must have {len(shapes)} tensors ({', '.join(latent.code_names)}), got {len(init)}")
+    codes = [t if t.ndim == len(shape) + 2 else t.unsqueeze(1) for t, shape in zip(init, shapes)]
+    for name, t, shape in zip(latent.code_names, codes, shapes):
+        if tuple(t.shape) != (batch, restarts, *shape):
+            raise ValueError(f"init {name} must have shape (B={batch}, K={restarts}, {', '.join(map(str, shape))}) "
+                             f"or (B, {', '.join(map(str, shape))}), got {tuple(t.shape)}")
+    return codes
+
+
+def per_item_loss(latent: LatentSpace, loss: InversionLoss, degradation: Degradation, codes: Sequence[torch.Tensor],
+                  masks: torch.Tensor | None, target_view: torch.Tensor,
                   target_features: torch.Tensor | None) -> torch.Tensor:
     """The loss of each item of a batch of codes: everything one step differentiates."""
-    return loss(degradation.loss_view(multicode(z, alpha), masks), PreparedTarget(target_view, target_features))
-
-
-@functools.cache
-def compiled_per_item_loss() -> Callable[..., torch.Tensor]:
-    """`per_item_loss` compiled once per process: the networks are arguments, so later batches and later
-    inversions reuse the compiled code (a new batch size compiles once more)."""
-    return torch.compile(per_item_loss)
+    return loss(degradation.loss_view(latent(*codes), masks), PreparedTarget(target_view, target_features))
 
 
 def _flatten_restarts(t: torch.Tensor) -> torch.Tensor:
@@ -89,7 +97,7 @@ def _flatten_restarts(t: torch.Tensor) -> torch.Tensor:
 
 
 def invert(
-    multicode: MultiCodeGenerator,
+    latent: LatentSpace,
     loss: InversionLoss,
     targets: torch.Tensor,
     *,
@@ -102,16 +110,16 @@ def invert(
     seed: int = 0,
     indices: Sequence[int] | None = None,
     restarts: int = 1,
-    init: tuple[torch.Tensor, torch.Tensor] | None = None,
+    init: Sequence[torch.Tensor] | None = None,
     precision: str = "default",
     channels_last: bool = False,
     compile: bool = False,
     progress: Callable[[int], None] | None = None,
 ) -> InversionResult:
-    """Fit `multicode` to B targets ((B, 3, R, R) in [-1, 1]) through `degradation.loss_view`.
+    """Fit the codes of `latent` to B targets ((B, 3, R, R) in [-1, 1]) through `degradation.loss_view`.
 
     `indices` (image index of each target; default 0..B-1) and `seed` pick each image's initial codes;
-    `init` = (z0, alpha0) of shapes (B, K, N, .) or (B, N, .) replaces them. With K = `restarts` > 1
+    `init` (one tensor per code, e.g. (z0, alpha0), of shapes (B, K, *shape) or (B, *shape)) replaces them. With K = `restarts` > 1
     every image is inverted from K initialisations at once and the one with the lowest final loss is
     kept. `masks` ((B, 1, R, R), 1 = missing) go to the loss view. `precision` is "default", "fp32" or
     "bf16" (autocast of the steps; the final image and loss are computed in float32). `progress` is
@@ -122,36 +130,32 @@ def invert(
     indices = list(range(batch)) if indices is None else list(indices)
     if len(indices) != batch:
         raise ValueError(f"got {len(indices)} indices for {batch} targets")
-    if init is None:
-        codes = [initial_codes(multicode, i, seed, init_type, restarts) for i in indices]
-        z0, alpha0 = (torch.stack(parts) for parts in zip(*codes))
-    else:
-        z0, alpha0 = (t if t.ndim == 4 else t.unsqueeze(1) for t in init)
-        if z0.shape[:2] != (batch, restarts) or alpha0.shape[:2] != (batch, restarts):
-            raise ValueError(f"init must have shapes (B={batch}, K={restarts}, N, .), got {tuple(z0.shape)}, {tuple(alpha0.shape)}")
-    z = _flatten_restarts(z0).to(device=device, dtype=torch.float32).clone().requires_grad_(True)
-    alpha = _flatten_restarts(alpha0).to(device=device, dtype=torch.float32).clone().requires_grad_(True)
+    codes = [_flatten_restarts(c).to(device=device, dtype=torch.float32).clone().requires_grad_(True)
+             for c in batch_initial_codes(latent, batch, restarts, indices, seed, init_type, init)]
 
     expanded_masks = None if masks is None else masks.repeat_interleave(restarts, dim=0)
-    if channels_last:  # in place: the weights get channels-last strides (same values)
-        multicode.to(memory_format=torch.channels_last)
+    if channels_last:  # in place: the weights get channels-last strides (same values); VGG16 too, the larger network
+        latent.to(memory_format=torch.channels_last)
+        loss.to(memory_format=torch.channels_last)
 
-    step_loss = compiled_per_item_loss() if compile else per_item_loss
-    optimizer = OPTIMIZERS[optimization]([z, alpha], lr=lr)
+    step_loss = compiled(per_item_loss) if compile else per_item_loss
+    optimizer = OPTIMIZERS[optimization](codes, lr=lr)
     history = []
     with numeric_mode(precision, device, batch_invariant=True) as autocast:
         target = loss.prepare(degradation.loss_view(targets.repeat_interleave(restarts, dim=0), expanded_masks))
+        if compile:
+            dynamic_batch(*codes, expanded_masks, target.view, target.features)
         for _ in range(iterations):
             optimizer.zero_grad(set_to_none=True)
             with autocast():
-                per_item = step_loss(multicode, loss, degradation, z, alpha, expanded_masks, target.view, target.features)
+                per_item = step_loss(latent, loss, degradation, codes, expanded_masks, target.view, target.features)
             per_item.sum().backward()
             optimizer.step()
             history.append(per_item.detach())
             if progress is not None:
                 progress(1)
         with torch.no_grad():  # outside autocast: float32
-            images = multicode(z, alpha).float()
+            images = latent(*codes).float()
             final = loss(degradation.loss_view(images, expanded_masks), target)
 
     final = final.view(batch, restarts)
@@ -159,6 +163,6 @@ def invert(
     kept = torch.arange(batch, device=device) * restarts + best
     steps = torch.stack(history, dim=1) if history else torch.zeros(batch * restarts, 0, device=device)
     return InversionResult(
-        z=z.detach()[kept], alpha=alpha.detach()[kept], image=images[kept], loss=final[torch.arange(batch), best],
+        codes={name: c.detach()[kept] for name, c in zip(latent.code_names, codes)}, image=images[kept], loss=final.view(-1)[kept],
         restart_losses=final, best_restart=best, history=steps[kept],
     )

@@ -3,6 +3,8 @@
 With `seq = generator.composable_layers()` and composing layer k, code j gives the feature map
 `F_j = seq[:k](z_j)`, weighted per channel by `alpha_j`, and the image is `seq[k:](mean_j alpha_j F_j)`.
 All B*N codes go through `seq[:k]` as one batch; the weighted maps are summed in code order, as mGANprior's loop did.
+The division by N on top of alpha = 1/N is mGANprior's: the composed map starts at the codes' mean / N
+(PGGAN's pixel norm after the next convolution takes most of that scale away).
 """
 
 from __future__ import annotations
@@ -12,13 +14,17 @@ from torch import nn
 
 from ..errors import BIGPriorError
 from .folded import fold_layers
+from .latent import LatentSpace, normal_draws, weighted_sum
 
 
-class MultiCodeGenerator(nn.Module):
-    """`forward(z: (B, N, z_dim), alpha: (B, N, C)) -> (B, 3, R, R)` for a frozen generator.
+class MultiCodeGenerator(LatentSpace):
+    """`forward(z: (B, N, z_dim), alpha: (B, N, C)) -> (B, 3, R, R)` for a frozen PGGAN (latent space `multi`).
 
     `fold=True` runs the PGGAN blocks in their folded form (`bigprior.inversion.folded`): the same
     function, fewer memory passes; `fold=False` runs the generator's own layers."""
+
+    space = "multi"
+    code_names = ("z", "alpha")
 
     def __init__(self, generator: nn.Module, composing_layer: int, z_number: int, fold: bool = False) -> None:
         super().__init__()
@@ -47,6 +53,12 @@ class MultiCodeGenerator(nn.Module):
         """C, the number of per-channel weights alpha of one code."""
         return self.feature_shape[0]
 
+    def initial_codes(self, index: int, seed: int, init_type: str = "Normal", restarts: int = 1) -> tuple[torch.Tensor, ...]:
+        """z ~ N(0, 1) from the image's stream (restart r: its r-th draw of (N, z_dim)) or 0; alpha = 1/N."""
+        shape = (self.z_number, self.z_dim)
+        z = torch.zeros(restarts, *shape) if init_type == "Zero" else normal_draws(index, seed, restarts, shape)
+        return z, torch.full((restarts, self.z_number, self.channels), 1.0 / self.z_number)
+
     def check_inputs(self, z: torch.Tensor, alpha: torch.Tensor) -> None:
         batch = z.shape[0]
         if z.ndim != 3 or z.shape[1:] != (self.z_number, self.z_dim):
@@ -62,5 +74,4 @@ class MultiCodeGenerator(nn.Module):
 
     def forward(self, z: torch.Tensor, alpha: torch.Tensor) -> torch.Tensor:
         self.check_inputs(z, alpha)
-        weighted = self.features(z) * alpha[..., None, None]
-        return self.post(weighted.sum(dim=1) / self.z_number)  # summed in code order, as mGANprior
+        return self.post(weighted_sum(self.features(z), alpha) / self.z_number)

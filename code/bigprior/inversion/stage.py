@@ -12,6 +12,7 @@ at the generator's and resized back, by the same `Inverter` that restores photos
 
 from __future__ import annotations
 
+import functools
 import os
 import time
 from collections.abc import Callable, Sequence
@@ -29,10 +30,12 @@ from ..errors import BIGPriorError
 from ..experiment import INVERSION_ARGS_FILE, Experiment
 from ..metrics import psnr
 from ..resampling import resize_image
+from ..runtime import exact_batches
 from .distributed import ProcessShare
 from .invert import check_settings, invert
 from .losses import InversionLoss
-from .multicode import MultiCodeGenerator
+from .memory import BatchSize, batches_that_fit, memory_report, reset_peak_memory
+from .spaces import build_latent_space
 
 LOG_DIR = "mGANlog"
 
@@ -41,7 +44,7 @@ LOG_DIR = "mGANlog"
 class InversionSettings:
     """How each image is inverted (the paper's flags, typed)."""
 
-    composing_layer: int = 4
+    composing_layer: int | str = 4  # PGGAN layer / StyleGAN2 block index, or a StyleGAN2 block name (b16)
     z_number: int = 30
     optimization: str = "GD"
     lr: float = 1.0
@@ -52,6 +55,7 @@ class InversionSettings:
     precision: str = "default"  # default | fp32 | bf16 (autocast of the steps)
     fold_layers: bool = False  # run the PGGAN blocks folded (faster, equal up to float rounding)
     compile: bool = False  # torch.compile the step
+    latent_space: str = "multi"  # multi | z | w | w+ (the last three: StyleGAN2 only)
 
     def check(self) -> None:
         check_settings(self.optimization, self.init_type, self.iterations, self.lr, self.restarts)
@@ -96,8 +100,9 @@ class Inverter:
                  settings: InversionSettings, device: torch.device) -> None:
         settings.check()
         self.settings, self.degradation, self.device = settings, degradation, device
-        self.multicode = MultiCodeGenerator(generator.to(device), settings.composing_layer, settings.z_number,
-                                            fold=settings.fold_layers)
+        self.latent = build_latent_space(generator.to(device), settings.latent_space, settings.composing_layer,
+                                         settings.z_number, fold=settings.fold_layers,
+                                         fused=not exact_batches(settings.precision, device))
         self.loss = loss.to(device)
         self.resolution = generator.resolution
 
@@ -125,7 +130,7 @@ class Inverter:
         if working[0].mask is not None:
             masks = torch.stack([o.mask for o in working]).to(self.device)
         result = invert(
-            self.multicode, self.loss, targets, degradation=degradation, masks=masks, optimization=s.optimization,
+            self.latent, self.loss, targets, degradation=degradation, masks=masks, optimization=s.optimization,
             lr=s.lr, iterations=iterations, init_type=s.init_type, seed=s.seed, indices=indices,
             restarts=s.restarts, precision=s.precision, compile=s.compile, progress=progress,
         )
@@ -271,17 +276,35 @@ def run_stage(
     check_or_write_args(experiment, args, share.rank == 0, run_only)
     if share.rank == 0:
         write_sigmas(experiment, degradation, seed, total_images)
+    reset_peak_memory(inverter.device)
     with tqdm(total=len(pending) * inverter.settings.iterations, unit="img-step", desc=experiment.name, disable=share.rank != 0,
               smoothing=0.05) as bar:
-        for first in range(0, len(pending), batch_size):
-            batch = pending[first : first + batch_size]
-            indices = [i for i, _ in batch]
-            started = time.perf_counter()
-            results = inverter([clean[i] for i in indices], indices, progress=lambda n, b=len(batch): bar.update(n * b))
-            summary.seconds += time.perf_counter() - started
+        run = functools.partial(invert_batch, inverter, clean, bar)
+        for batch, (results, seconds) in batches_that_fit(pending, run, BatchSize(batch_size), inverter.device, bar.write):
+            summary.seconds += seconds
             for (i, path), item in zip(batch, results):
                 write_image_outputs(experiment, degradation, item, path.name)
                 summary.inverted += 1
                 summary.loss_sum += item.loss
                 summary.psnr_sum += psnr(item.prior, item.clean)
+    print(f"{experiment.dir}: {'' if share.world == 1 else f'process {share.rank}: '}{memory_report(inverter.device)}")
     return summary
+
+
+def invert_batch(inverter: Inverter, clean: dict[int, np.ndarray], bar: tqdm,
+                 batch: Sequence[tuple[int, Path]]) -> tuple[list[InvertedImage], float]:
+    """Invert one batch of (index, file); returns its images and seconds. The progress of an attempt that
+    runs out of memory is taken back (its batch is run again in halves)."""
+    indices, steps = [i for i, _ in batch], [0]
+
+    def progress(n: int) -> None:
+        steps[0] += n
+        bar.update(n * len(batch))
+
+    started = time.perf_counter()
+    try:
+        results = inverter([clean[i] for i in indices], indices, progress=progress)
+    except torch.cuda.OutOfMemoryError:
+        bar.update(-steps[0] * len(batch))
+        raise
+    return results, time.perf_counter() - started
