@@ -84,11 +84,20 @@ class Degradation(ABC):
     has_mask: ClassVar[bool] = False
     records_sigma: ClassVar[bool] = False  # input/sigma.json holds each image's noise level
     color_metrics: ClassVar[bool] = False  # AuC of the a/b colour plane is meaningful
+    flag_group: ClassVar[str] = ""
+    flags: ClassVar[tuple[tuple[str, Callable[[str], Any], Any, str], ...]] = ()  # (name, type, default, help)
 
     # -- flags and settings ---------------------------------------------------------------------
     @classmethod
     def add_flags(cls, parser: argparse.ArgumentParser) -> None:
-        """Add the task's own flags to its inversion script's parser (none unless overridden)."""
+        """Add the flags this class declares (`flags`, not those of a class it derives from) to its
+        inversion script's parser, as one help group; `bool` flags take the paper's True/False values."""
+        from .runtime import str2bool  # here: runtime imports the experiment contract, which imports this module
+
+        if "flags" in vars(cls):
+            group = parser.add_argument_group(cls.flag_group)
+            for name, kind, default, text in cls.flags:
+                group.add_argument(name, type=str2bool if kind is bool else kind, default=default, help=text)
 
     @classmethod
     def from_flags(cls, args: argparse.Namespace) -> Degradation:
@@ -165,16 +174,6 @@ class Degradation(ABC):
     @classmethod
     def write_observation(cls, path: Path, observation: Observation) -> None:
         imageio.write_png(path, imageio.uint8_from_float_truncated(observation.x).transpose(1, 2, 0))
-
-
-def add_flag_group(parser: argparse.ArgumentParser, title: str, flags: list[tuple[str, Callable[[str], Any], Any, str]]) -> None:
-    """Add a task's flags (name, type, default, help) to a parser, as one help group; `bool` flags take
-    the paper's True/False values."""
-    from .runtime import str2bool  # here: runtime imports the experiment contract, which imports this module
-
-    group = parser.add_argument_group(title)
-    for name, kind, default, text in flags:
-        group.add_argument(name, type=str2bool if kind is bool else kind, default=default, help=text)
 
 
 REGISTRY: dict[str, type[Degradation]] = {}  # experiment prefix -> class, in the paper's order
@@ -308,6 +307,12 @@ class RandomMaskInpainting(Inpainting):
     title = "inpainting (random masks)"
     script_selector = {"varmask": True}
     varied_masks = True
+    flag_group = "random masks"
+    flags = (("--varmask", bool, False, "True: random rectangles per image, saved as mask/{i}.png"),
+             ("--min_p", int, 2, "minimum number of rectangles in a mask"),
+             ("--max_p", int, 4, "maximum number of rectangles in a mask"),
+             ("--width_mean", int, 64, "mean side of a rectangle (normal)"),
+             ("--width_var", int, 32, "standard deviation of a rectangle's side"))
 
     def __init__(self, min_patches: int = 2, max_patches: int = 4, side_mean: float = 64, side_std: float = 32) -> None:
         super().__init__(None)
@@ -315,16 +320,6 @@ class RandomMaskInpainting(Inpainting):
             raise BIGPriorError(f"--min_p/--max_p: need 1 <= min_p <= max_p, got {min_patches}, {max_patches}")
         self.min_patches, self.max_patches = min_patches, max_patches
         self.side_mean, self.side_std = side_mean, side_std
-
-    @classmethod
-    def add_flags(cls, parser: argparse.ArgumentParser) -> None:
-        add_flag_group(parser, "random masks", [
-            ("--varmask", bool, False, "True: random rectangles per image, saved as mask/{i}.png"),
-            ("--min_p", int, 2, "minimum number of rectangles in a mask"),
-            ("--max_p", int, 4, "maximum number of rectangles in a mask"),
-            ("--width_mean", int, 64, "mean side of a rectangle (normal)"),
-            ("--width_var", int, 32, "standard deviation of a rectangle's side"),
-        ])
 
     @classmethod
     def from_flags(cls, args: argparse.Namespace) -> Degradation:
@@ -374,19 +369,15 @@ class BlindAWGN(Degradation):
     release = DENOISING_SCRIPT
     observation_suffix = ".npy"
     records_sigma = True
+    flag_group = "noise"
+    flags = (("--single_level", bool, False, "True: every image gets sigma_min"),
+             ("--sigma_min", int, 5, "smallest AWGN sigma (0..255 scale)"),
+             ("--sigma_max", int, 75, "largest AWGN sigma (0..255 scale)"))
 
     def __init__(self, sigma_min: int = 5, sigma_max: int = 50, single_level: bool = False) -> None:
         if not 0 <= sigma_min <= sigma_max:
             raise BIGPriorError(f"--sigma_min/--sigma_max: need 0 <= min <= max, got {sigma_min}, {sigma_max}")
         self.sigma_min, self.sigma_max, self.single_level = sigma_min, sigma_max, single_level
-
-    @classmethod
-    def add_flags(cls, parser: argparse.ArgumentParser) -> None:
-        add_flag_group(parser, "noise", [
-            ("--single_level", bool, False, "True: every image gets sigma_min"),
-            ("--sigma_min", int, 5, "smallest AWGN sigma (0..255 scale)"),
-            ("--sigma_max", int, 75, "largest AWGN sigma (0..255 scale)"),
-        ])
 
     @classmethod
     def from_flags(cls, args: argparse.Namespace) -> Degradation:
