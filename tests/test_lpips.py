@@ -12,7 +12,7 @@ import torch
 import torchvision
 from synthetic_workspace import make_fused_experiment
 
-from bigprior import imageio, metrics
+from bigprior import imageio, metrics, zoo
 from bigprior.errors import BIGPriorError
 from bigprior.report import ReportOptions, run_report
 
@@ -25,9 +25,9 @@ def weights_dir(tmp_path_factory):
     torch.manual_seed(0)
     alexnet = torchvision.models.alexnet(weights=None).state_dict()
     torch.save({k: v for k, v in alexnet.items() if k.startswith("features.") or k == "classifier.6.bias"},
-               folder / metrics.ALEXNET_WEIGHTS_FILE)
+               folder / zoo.ALEXNET_FILE)
     channels = (64, 192, 384, 256, 256)
-    torch.save({f"lin{k}.model.1.weight": torch.rand(1, c, 1, 1) for k, c in enumerate(channels)}, folder / metrics.LPIPS_LINEAR_FILE)
+    torch.save({f"lin{k}.model.1.weight": torch.rand(1, c, 1, 1) for k, c in enumerate(channels)}, folder / zoo.LPIPS_LINEAR_FILE)
     return folder
 
 
@@ -51,27 +51,32 @@ def test_lpips_distance_properties(model, weights_dir):
 
 
 def test_lpips_loads_the_weights_it_is_given(model, weights_dir):
-    state = torch.load(weights_dir / metrics.ALEXNET_WEIGHTS_FILE, weights_only=True)
+    state = torch.load(weights_dir / zoo.ALEXNET_FILE, weights_only=True)
     assert torch.equal(model.slices[1][1].weight, state["features.3.weight"])  # relu2 slice: maxpool, conv 64->192
-    linear = torch.load(weights_dir / metrics.LPIPS_LINEAR_FILE, weights_only=True)
+    linear = torch.load(weights_dir / zoo.LPIPS_LINEAR_FILE, weights_only=True)
     assert torch.equal(model.lins[4].weight, linear["lin4.model.1.weight"])
 
 
 def test_lpips_weight_locations_and_errors(weights_dir, tmp_path, monkeypatch):
-    monkeypatch.setenv(metrics.LPIPS_WEIGHTS_ENV, str(weights_dir))
-    assert metrics.lpips_weight_files() == (weights_dir / metrics.ALEXNET_WEIGHTS_FILE, weights_dir / metrics.LPIPS_LINEAR_FILE)
-    monkeypatch.delenv(metrics.LPIPS_WEIGHTS_ENV)
-    alexnet, linear = metrics.lpips_weight_files(version="0.0")
-    assert alexnet == Path(torch.hub.get_dir()) / "checkpoints" / metrics.ALEXNET_WEIGHTS_FILE
-    assert linear.parts[-3:] == ("weights", "v0.0", "alex.pth")
+    assert zoo.find_lpips_weights(weights_dir) == (weights_dir / zoo.ALEXNET_FILE, weights_dir / zoo.LPIPS_LINEAR_FILE)
+    monkeypatch.setenv(zoo.WEIGHTS_ENV, str(weights_dir))  # the one weights folder of every model
+    assert zoo.find_lpips_weights() == (weights_dir / zoo.ALEXNET_FILE, weights_dir / zoo.LPIPS_LINEAR_FILE)
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    monkeypatch.setenv(zoo.WEIGHTS_ENV, str(empty))
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
+    alexnet, linear = zoo.find_lpips_weights(version="0.0")
+    assert alexnet == empty / zoo.ALEXNET_FILE  # not found: named at the first place to put it
+    assert linear == empty / zoo.LPIPS_LINEAR_FILE
+    assert zoo.find_lpips_weights(weights_dir=weights_dir) == (weights_dir / zoo.ALEXNET_FILE, weights_dir / zoo.LPIPS_LINEAR_FILE)
 
-    with pytest.raises(BIGPriorError, match=f"{tmp_path / metrics.ALEXNET_WEIGHTS_FILE}: LPIPS weights not found"):
+    with pytest.raises(BIGPriorError, match=f"{tmp_path / zoo.ALEXNET_FILE}: LPIPS weights not found"):
         metrics.load_lpips(tmp_path)
-    (tmp_path / metrics.ALEXNET_WEIGHTS_FILE).symlink_to(weights_dir / metrics.ALEXNET_WEIGHTS_FILE)
-    torch.save({"lin0.model.1.weight": torch.rand(1, 3, 1, 1)}, tmp_path / metrics.LPIPS_LINEAR_FILE)
+    (tmp_path / zoo.ALEXNET_FILE).symlink_to(weights_dir / zoo.ALEXNET_FILE)
+    torch.save({"lin0.model.1.weight": torch.rand(1, 3, 1, 1)}, tmp_path / zoo.LPIPS_LINEAR_FILE)
     with pytest.raises(BIGPriorError, match=r"expected key lin0\.model\.1\.weight of shape \(1, 64, 1, 1\)"):
         metrics.load_lpips(tmp_path)
-    (tmp_path / metrics.LPIPS_LINEAR_FILE).write_bytes(b"garbage")
+    (tmp_path / zoo.LPIPS_LINEAR_FILE).write_bytes(b"garbage")
     with pytest.raises(BIGPriorError, match="not a readable LPIPS weight file"):
         metrics.load_lpips(tmp_path)
 

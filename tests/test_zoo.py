@@ -54,3 +54,21 @@ def test_stylegan2_names_say_where_they_are_published(empty_places):
     with pytest.raises(BIGPriorError, match=r"stylegan2_ffhq1024.pth or ffhq\.pkl not found.*nvlabs-fi-cdn"):
         zoo.resolve_generator_path("stylegan2_ffhq")
 
+
+
+@pytest.mark.parametrize("command", [
+    ["restore", "--task", "denoise", "--input", "photo.png", "--out", "out", "--gan_model", "pggan_bedroom"],
+    ["check-inversion", "--gan_model", "pggan_bedroom", "--count", "1"],
+])
+def test_commands_look_in_their_weights_dir_flag(empty_places, command, capsys):
+    """`--weights_dir` reaches the zoo: the one-line error names the flag's folder as the place to put the file."""
+    from PIL import Image
+
+    from bigprior.cli import main
+
+    Image.new("RGB", (8, 8)).save(empty_places / "photo.png")
+    mine = empty_places / "mine"
+    mine.mkdir()
+    assert main([*command, "--weights_dir", str(mine)]) != 0
+    last = capsys.readouterr().err.strip().splitlines()[-1]
+    assert "pggan_bedroom256_generator.pth" in last and f"put pggan_bedroom256_generator.pth in {mine}" in last

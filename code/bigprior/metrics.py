@@ -8,7 +8,6 @@ metrics.
 
 from __future__ import annotations
 
-import importlib.util
 import math
 import os
 from dataclasses import dataclass
@@ -22,6 +21,7 @@ from skimage.metrics import structural_similarity
 from torch import nn
 
 from .errors import BIGPriorError
+from .zoo import find_lpips_weights
 
 AUC_MAX_THRESHOLD = 150  # AuC integrates the CDF of the a/b colour error over thresholds 0..149
 
@@ -248,28 +248,11 @@ def _flat_pair(phi: np.ndarray, advantage: np.ndarray) -> tuple[np.ndarray, np.n
 # ImageNet scaling layer; version 0.1 scales them). Its weights cannot be downloaded by this
 # project: they are read from files, and a report without them says so.
 
-ALEXNET_WEIGHTS_FILE = "alexnet-owt-7be5be79.pth"  # torchvision's ImageNet AlexNet
-LPIPS_LINEAR_FILE = "alex.pth"  # the LPIPS linear layers (keys lin{k}.model.1.weight)
-LPIPS_WEIGHTS_ENV = "BIGPRIOR_LPIPS_WEIGHTS"
 LPIPS_VERSIONS = ("0.0", "0.1")
 _ALEXNET_SLICES = ((0, 2), (2, 5), (5, 8), (8, 10), (10, 12))  # relu1 .. relu5
 _ALEXNET_CHANNELS = (64, 192, 384, 256, 256)
 _LPIPS_SHIFT = (-0.030, -0.088, -0.188)
 _LPIPS_SCALE = (0.458, 0.448, 0.450)
-
-
-def lpips_weight_files(weights_dir: str | os.PathLike | None = None, version: str = "0.0") -> tuple[Path, Path]:
-    """Where the AlexNet and LPIPS linear weights are looked for, in order: `weights_dir` (holding
-    both files), $BIGPRIOR_LPIPS_WEIGHTS (the same), else torchvision's cache
-    (`<torch hub dir>/checkpoints/alexnet-owt-7be5be79.pth`) and the installed `lpips` package's
-    `weights/v<version>/alex.pth`."""
-    folder = weights_dir or os.environ.get(LPIPS_WEIGHTS_ENV)
-    if folder:
-        return Path(folder) / ALEXNET_WEIGHTS_FILE, Path(folder) / LPIPS_LINEAR_FILE
-    alexnet = Path(torch.hub.get_dir()) / "checkpoints" / ALEXNET_WEIGHTS_FILE
-    spec = importlib.util.find_spec("lpips")
-    package = Path(spec.origin).parent if spec and spec.origin else Path("<lpips package not installed>")
-    return alexnet, package / "weights" / f"v{version}" / LPIPS_LINEAR_FILE
 
 
 class LPIPS(nn.Module):
@@ -325,11 +308,12 @@ def _unit_channels(features: torch.Tensor, eps: float = 1e-10) -> torch.Tensor:
     return features / (features.pow(2).sum(dim=1, keepdim=True).sqrt() + eps)
 
 
-def load_lpips(weights_dir: str | os.PathLike | None = None, version: str = "0.0", device: str | torch.device = "cpu") -> LPIPS:
-    """The LPIPS model with its weights read from `lpips_weight_files`; a BIGPriorError naming the
-    missing or unreadable file otherwise (nothing is downloaded)."""
+def load_lpips(folder: str | os.PathLike | None = None, version: str = "0.0", device: str | torch.device = "cpu",
+               weights_dir: str | os.PathLike | None = None) -> LPIPS:
+    """The LPIPS model with its weights from `folder` or the model zoo's places (`zoo.find_lpips_weights`);
+    a BIGPriorError naming the missing or unreadable file otherwise (nothing is downloaded)."""
     model = LPIPS(version)
-    model.load_weight_files(*lpips_weight_files(weights_dir, version))
+    model.load_weight_files(*find_lpips_weights(folder, weights_dir, version))
     return model.to(device)
 
 

@@ -35,7 +35,7 @@ from .photos import Photo, read_photo
 from .pipeline import Pipeline, simulate
 from .writer import OUTPUT_KINDS, check_output_folder, write_restoration
 from .runtime import add_runtime_flags, resolve_device, str2bool
-from .zoo import resolve_generator_path
+from .zoo import add_weights_dir_flag, resolve_generator_path
 
 BATCH = 8  # photos read, inverted and written at a time, at most
 BATCH_PIXELS = 16_000_000  # and at most this many pixels (a 4000x3000 photo goes alone)
@@ -126,6 +126,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--keep_known", type=str2bool, default=True,
                         help="inpainting: paste the known pixels back exactly (default True)")
     parser.add_argument("--gan_model", default=None, help="a published generator's name instead of the built-in one")
+    add_weights_dir_flag(parser)
     parser.add_argument("--gan_weights", default=None, help="a generator weights file instead of the built-in one")
     parser.add_argument("--fusion_run", default=None, help="a fusion run folder (net_data/<exp>_<ID>) instead of the built-in network")
     parser.add_argument("--fusion_epoch", type=int, default=None, help="checkpoint epoch of --fusion_run (default: the one its test_epoch_rule picks, else the last)")
@@ -155,7 +156,7 @@ def build_pipeline(args: argparse.Namespace, task: str, degradation: Degradation
     options = {"degradation": degradation, "device": device, "iterations": args.iterations, "seed": args.seed,
                "latent_space": args.latent_space, "keep_known": args.keep_known, "tile": args.tile}
     custom = args.gan_model or args.gan_weights
-    generator = load_generator(resolve_generator_path(args.gan_model, args.gan_weights)) if custom else None
+    generator = load_generator(resolve_generator_path(args.gan_model, args.gan_weights, args.weights_dir)) if custom else None
     if args.fusion_run:
         return Pipeline.from_files(task, generator or load_defaults().generator_file, args.fusion_run,
                                    epoch=args.fusion_epoch, **options)

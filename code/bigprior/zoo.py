@@ -15,6 +15,7 @@ The built-in default models are package data (`assets/default/`), installed with
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -159,3 +160,22 @@ def find_vgg16_weights(explicit: str | os.PathLike | None = None, weights_dir: s
         raise BIGPriorError(f"the VGG loss needs torchvision's {VGG16_FILE} ({VGG16_URL}); {where_to_put(VGG16_FILE, weights_dir)}; "
                             "or give --vgg_weights <file>, or run with --vgg_lambda 0")
     return found
+
+
+def find_lpips_weights(folder: str | os.PathLike | None = None, weights_dir: str | os.PathLike | None = None,
+                       version: str = "0.0") -> tuple[Path, Path]:
+    """(AlexNet file, LPIPS linear file). With `folder` (`--lpips_weights`), both are taken from it;
+    else each is the first found in the weights folders, the linear layers then in the installed `lpips`
+    package's `weights/v<version>/`; a file found nowhere is returned at its first place (the caller
+    names it in its error)."""
+    if folder:
+        return Path(folder) / ALEXNET_FILE, Path(folder) / LPIPS_LINEAR_FILE
+    first = weights_dirs(weights_dir)[0]
+    alexnet = find_weights([ALEXNET_FILE], weights_dir) or first / ALEXNET_FILE
+    linear = find_weights([LPIPS_LINEAR_FILE], weights_dir)
+    if linear is None:
+        spec = importlib.util.find_spec("lpips")
+        package = Path(spec.origin).parent if spec and spec.origin else None
+        packaged = package / "weights" / f"v{version}" / LPIPS_LINEAR_FILE if package else None
+        linear = packaged if packaged is not None and packaged.is_file() else first / LPIPS_LINEAR_FILE
+    return alexnet, linear

@@ -22,7 +22,7 @@ from ..degradations import CENTER_MASK, Degradation, ReleaseScript, release_scri
 from ..errors import BIGPriorError
 from ..experiment import Experiment
 from ..generators import load_generator as load_generator_file
-from ..zoo import resolve_generator_path
+from ..zoo import add_weights_dir_flag, resolve_generator_path
 from ..runtime import PRECISIONS, resolve_device, str2bool
 from .losses import build_loss
 from .spaces import LATENT_SPACES, composing_layer_arg
@@ -32,7 +32,7 @@ from .stage import GENERATOR, NATIVE, InversionSettings, Inverter, experiment_fo
 INVERSION_TYPE = "PGGAN-Multi-Z"
 SCRIPTS: dict[str, ReleaseScript] = release_scripts()
 # flags that say how a run executes or where its files are (which may move): a resumed run may change them
-RUN_ONLY_FLAGS = frozenset({"batch_size", "device", "max_images", "start", "end", "video", "fps", "compile",
+RUN_ONLY_FLAGS = frozenset({"batch_size", "weights_dir", "device", "max_images", "start", "end", "video", "fps", "compile",
                             "target_images", "outputs", "gan_weights", "vgg_weights"})
 
 
@@ -90,7 +90,8 @@ def build_parser(script: ReleaseScript, io: bool = True) -> argparse.ArgumentPar
     ours.add_argument("--resize", type=resize_mode, default=False,
                       help="True: images of any size, each file at the image's size (the prior is made at the generator's "
                       "size and resized back); generator: bicubic-resize images to the generator's size first")
-    ours.add_argument("--vgg_weights", default=None, help="torchvision's vgg16-397923af.pth (default: torch's caches)")
+    ours.add_argument("--vgg_weights", default=None, help="torchvision's vgg16-397923af.pth (default: the weights folders)")
+    add_weights_dir_flag(ours)
     ours.add_argument("--restarts", type=int, default=1, help="initialisations per image; the lowest final loss is kept")
     ours.add_argument("--precision", choices=PRECISIONS, default="default",
                       help="default (PyTorch's; TF32 convs on CUDA), fp32 (strict: on CPU batches equal single images bit for bit) or bf16 (autocast)")
@@ -125,7 +126,7 @@ def check_release_flags(args: argparse.Namespace) -> None:
 
 def load_generator(args: argparse.Namespace) -> torch.nn.Module:
     """The PGGAN or StyleGAN2 generator of --gan_model / --gan_weights (the family read from the file)."""
-    return load_generator_file(resolve_generator_path(args.gan_model, args.gan_weights))
+    return load_generator_file(resolve_generator_path(args.gan_model, args.gan_weights, args.weights_dir))
 
 
 def build_inverter(args: argparse.Namespace, degradation: Degradation, device: torch.device,
@@ -133,7 +134,7 @@ def build_inverter(args: argparse.Namespace, degradation: Degradation, device: t
     """Generator, loss and settings of the parsed flags (shared by the scripts and check-inversion)."""
     generator = generator or load_generator(args)
     loss = build_loss(args.loss_type, args.l1_lambda, args.l2_lambda, args.vgg_lambda, args.vgg_loss_type,
-                      args.vgg_layer, args.image_size, args.vgg_weights)
+                      args.vgg_layer, args.image_size, args.vgg_weights, args.weights_dir)
     return Inverter(generator, loss, degradation, settings_from_args(args), device)
 
 

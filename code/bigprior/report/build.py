@@ -44,7 +44,7 @@ def lpips_model_for(options: ReportOptions) -> tuple[metrics.LPIPS | None, str |
     if options.lpips == "off":
         return None, "LPIPS: not computed (--lpips off)."
     try:
-        return metrics.load_lpips(options.lpips_weights), None
+        return metrics.load_lpips(options.lpips_weights, weights_dir=options.weights_dir), None
     except BIGPriorError as exc:
         if options.lpips == "required":
             raise

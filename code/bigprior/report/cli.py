@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from collections.abc import Sequence
 
-from .. import metrics
+from .. import zoo
 from ..errors import BIGPriorError
 from ..runtime import add_root_flag
 from .build import run_report
@@ -27,7 +27,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--seed", type=int, default=0, help="seed of the random choice of grid images")
     parser.add_argument("--lpips", choices=LPIPS_MODES, default="auto",
                         help="auto: LPIPS when its weights are found; off; required: fail without them")
-    parser.add_argument("--lpips_weights", default=None, help=f"folder with {metrics.ALEXNET_WEIGHTS_FILE} and {metrics.LPIPS_LINEAR_FILE}")
+    parser.add_argument("--lpips_weights", default=None, help=f"folder with {zoo.ALEXNET_FILE} and {zoo.LPIPS_LINEAR_FILE} "
+                        "(default: the weights folders, see --weights_dir)")
+    zoo.add_weights_dir_flag(parser)
     parser.add_argument("--workers", type=int, default=4, help="threads scoring images")
     return parser
 

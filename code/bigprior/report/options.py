@@ -29,6 +29,7 @@ class ReportOptions:
     seed: int = 0  # of the random choice of grid images
     lpips: str = "auto"  # auto | off | required
     lpips_weights: str | os.PathLike | None = None  # folder holding both LPIPS weight files
+    weights_dir: str | os.PathLike | None = None  # else the model zoo's weights folders (bigprior.zoo)
     workers: int = 4  # threads scoring images
 
     def __post_init__(self) -> None:
