@@ -134,16 +134,17 @@ class Inverter:
             lr=s.lr, iterations=iterations, init_type=s.init_type, seed=s.seed, indices=indices,
             restarts=s.restarts, precision=s.precision, compile=s.compile, progress=progress,
         )
+        # one device-to-host copy per batch, not one sync per image and value
         images = ((result.image + 1) / 2).cpu()
-        initial = result.history[:, 0] if iterations else result.loss
+        initial = (result.history[:, 0] if iterations else result.loss).tolist()
+        losses, restart_losses, best = result.loss.tolist(), result.restart_losses.tolist(), result.best_restart.tolist()
         inverted = []
         for b, (index, image, observation) in enumerate(zip(indices, clean, observations)):
             raw = imageio.uint8_from_float_truncated(resize_image(images[b], tuple(observation.x.shape[-2:])))
             inverted.append(InvertedImage(
                 index=index, clean=image, observation=observation,
                 prior=degradation.finalize_prior(raw.transpose(1, 2, 0), image, observation_uint8(observation)),
-                loss=float(result.loss[b]), initial_loss=float(initial[b]),
-                restart_losses=[float(v) for v in result.restart_losses[b]], best_restart=int(result.best_restart[b]),
+                loss=losses[b], initial_loss=initial[b], restart_losses=restart_losses[b], best_restart=int(best[b]),
                 working=None if working[b] is observation else working[b],
             ))
         return inverted
