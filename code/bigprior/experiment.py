@@ -231,6 +231,7 @@ def numbered_dir_ids(parent: Path, prefix: str) -> list[int]:
 def create_numbered_dir(parent: Path, prefix: str) -> Path:
     """Create `<parent>/<prefix>_<ID>` with the next free ID (max + 1); never reuses a folder, even
     when several processes start at once (creating the folder is the atomic claim of its ID)."""
+    imageio.check_output_folder(parent, "")
     parent.mkdir(parents=True, exist_ok=True)
     ids = numbered_dir_ids(parent, prefix)
     run_id = ids[-1] + 1 if ids else 0

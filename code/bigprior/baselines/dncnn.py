@@ -170,13 +170,15 @@ def resume_denoiser(folder: Path, device: torch.device, epochs: int | None = Non
     (`epochs`, when given, extends the run and is recorded in its options)."""
     run = Run.open(folder)
     options = DnCNNOptions.load(run.folder)
-    if epochs is not None and epochs != options.epochs:
+    extended = epochs is not None and epochs != options.epochs
+    if extended:
         options.epochs = epochs
         options.check()
-        options.save(run.folder)
     data = _load_training_data(options, Experiment(options.experiment, run.workspace)).to(device)
     trainer = _trainer(run, options, data, device)
     start = trainer.resume()
+    if extended:
+        options.save(run.folder)  # recorded once the run is known to continue
     print(f"{run.folder}: resuming at epoch {start} of {options.epochs}")
     if start < options.epochs:
         _fit(trainer, data, options, device)
