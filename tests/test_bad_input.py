@@ -560,6 +560,14 @@ def _npy_with(value: float) -> Callable[[Path, Assets], Setup]:
     return setup
 
 
+def _npy_of(shape: tuple[int, ...], dtype: str) -> Callable[[Path, Assets], Setup]:
+    def setup(ws: Path, a: Assets) -> Setup:
+        argv = dncnn_train_argv(ws, a)
+        np.save(ws / "inter_data" / "denblind_synth" / "input" / "1.npy", np.zeros(shape, dtype))
+        return Setup(argv, "1.npy")
+    return setup
+
+
 def _dncnn_input(ws: Path, a: Assets) -> tuple[Path, Path, list[str]]:
     argv = dncnn_train_argv(ws, a)
     path = ws / "inter_data" / "denblind_synth" / "input" / "1.npy"
@@ -609,6 +617,13 @@ def _baseline_blocked(ws: Path, a: Assets) -> Setup:
     argv = _baseline_input(ws, a)[2]
     text_file(ws / "inter_data" / "inpcrop_synth" / "Teleaoutput")
     return Setup(argv, "Teleaoutput")
+
+
+@case("inpaint-baseline", "grayscale-observation")
+def _baseline_gray(ws: Path, a: Assets) -> Setup:
+    argv = _baseline_input(ws, a)[2]
+    image_of_mode(ws / "inter_data/inpcrop_synth/input/4.png", "L", 32, 32)
+    return Setup(argv, "4.png")
 
 
 @case("inpaint-baseline", "mask-of-another-size")
@@ -692,6 +707,9 @@ TRAINING = [
     *file_cases("train-dncnn", "observation", _dncnn_input),
     Case("train-dncnn:observation:nan", "train-dncnn", _npy_with(np.nan)),
     Case("train-dncnn:observation:inf", "train-dncnn", _npy_with(np.inf)),
+    Case("train-dncnn:observation:one-channel", "train-dncnn", _npy_of((32, 32, 1), "float32")),
+    Case("train-dncnn:observation:integers", "train-dncnn", _npy_of((32, 32, 3), "uint8")),
+    Case("train-dncnn:observation:other-size", "train-dncnn", _npy_of((20, 32, 3), "float32")),
     *file_cases("train-dncnn", "resume-checkpoint", _dncnn_run_file("net_0.pth", *DNCNN_RESUME), kinds=("missing", "truncated")),
     *file_cases("train-dncnn", "resume-state", _dncnn_run_file("train_state.pth", *DNCNN_RESUME), kinds=("truncated", "text")),
     pickle_case("train-dncnn", "resume-checkpoint", _dncnn_run_file("net_0.pth", *DNCNN_RESUME)),
@@ -700,7 +718,7 @@ TRAINING = [
     _dncnn_resume_missing, _dncnn_mismatch,
     *file_cases("inpaint-baseline", "input", _baseline_input),
     *file_cases("inpaint-baseline", "mask", _baseline_mask, kinds=("missing", "truncated", "text")),
-    _baseline_blocked, _baseline_mask_size, _baseline_wrong_task,
+    _baseline_blocked, _baseline_gray, _baseline_mask_size, _baseline_wrong_task,
     *file_cases("train", "gt", _fusion_data("GT")),
     *file_cases("train", "prior", _fusion_data("mGANoutput"), kinds=("truncated", "text")),
     *file_cases("train", "resume-checkpoint", _fusion_run_file("net_0.pth", *FUSION_RESUME), kinds=("missing", "truncated")),
@@ -821,21 +839,44 @@ def test_inversion_scripts_take_unusual_images_and_paths(script: str, tmp_path: 
     assert sorted(p.name for p in (outputs / "mGANoutput").iterdir()) == ["0.png", "1.png", "2.png"]
 
 
+def test_gan_training_data_of_any_mode_is_read_as_a_viewer_shows_it(tmp_path: Path) -> None:
+    """16-bit images were clipped to white by Pillow's convert('RGB')."""
+    from bigprior.gan.data import load_image_folders
+
+    truths = [image_of_mode(tmp_path / f"{i}.{suffix}", mode, 16, 16)
+              for i, (mode, suffix) in enumerate([("I;16", "png"), ("P", "png"), ("CMYK", "tif"), ("RGBA", "png")])]
+    reals = load_image_folders([tmp_path], resolution=16, count=0, workers=1)
+    pixels = ((reals + 1) * 127.5).round().permute(0, 2, 3, 1).numpy()
+    for truth, read in zip(truths, pixels):
+        assert np.abs(read - truth).max() <= 1
+
+
 # ---------------------------------------------------------------------------------------------
 # the entry points themselves: real exit code, one line on stderr, no traceback
 
 
-ENTRY_POINTS = {  # script (relative to code/) -> its arguments, whose last line must name the missing file
-    "mganprior/colorization.py": ["-i", "no_such_folder", "-o", "inter_data/col_x"],
-    "mganprior/inpainting.py": ["-i", "no_such_folder", "-o", "inter_data/inpcrop_x"],
-    "mganprior/denoising.py": ["-i", "no_such_folder", "-o", "inter_data/denblind_x"],
-    "train.py": ["--resume", "no_such_folder"],
+CLI = ["-m", "bigprior.cli"]
+ENTRY_POINTS = {  # a representative case per entry point: its command line, whose last line must name no_such*
+    "colorization.py": [str(CODE / "mganprior/colorization.py"), "-i", "no_such", "-o", "inter_data/col_x", *CPU],
+    "inpainting.py": [str(CODE / "mganprior/inpainting.py"), "-i", "no_such", "-o", "inter_data/inpcrop_x", *CPU],
+    "denoising.py": [str(CODE / "mganprior/denoising.py"), "-i", "no_such", "-o", "inter_data/denblind_x", *CPU],
+    "train.py": [str(CODE / "train.py"), "--resume", "no_such", *CPU],
+    "restore": [*CLI, "restore", "--task", "inpaint", "--input", "no_such.png", "--out", "out", *CPU],
+    "report": [*CLI, "report", "no_such", "--root", "."],
+    "convert-pggan": [*CLI, "convert-pggan", "no_such.pkl", "out.pth", *CPU],
+    "convert-stylegan2": [*CLI, "convert-stylegan2", "no_such.pkl", "out.pth", *CPU],
+    "check-inversion": [*CLI, "check-inversion", "--tasks", "col", "--gan_weights", "no_such.pth", *CPU],
+    "prepare-lsun": [*CLI, "prepare-lsun", "no_such", "--out", "data"],
+    "train-gan": [*CLI, "train-gan", "--data", "no_such", "--root", ".", *CPU],
+    "train-dncnn": [*CLI, "train-dncnn", "--resume", "no_such", "--root", ".", *CPU],
+    "inpaint-baseline": [*CLI, "inpaint-baseline", "--experiment", "inpcrop_no_such", "--root", "."],
 }
 
 
-@pytest.mark.parametrize("script", list(ENTRY_POINTS))
-def test_entry_point_scripts_exit_with_one_line(script: str, tmp_path: Path) -> None:
-    done = run_script([str(CODE / script), *ENTRY_POINTS[script], "--device", "cpu"], cwd=tmp_path, timeout=120)
-    assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr
-    assert "no_such_folder" in last_line(done.stderr)
+@pytest.mark.parametrize("entry", list(ENTRY_POINTS))
+def test_entry_points_exit_with_one_line_and_no_traceback(entry: str, tmp_path: Path) -> None:
+    """As a user runs them (a process of its own): exit code 2, one line naming the file, nothing written."""
+    done = run_script(ENTRY_POINTS[entry], cwd=tmp_path, timeout=120)
+    assert done.returncode == 2 and "Traceback" not in done.stderr + done.stdout, done.stderr
+    assert "no_such" in last_line(done.stderr), done.stderr
     assert list(tmp_path.iterdir()) == []

@@ -68,7 +68,10 @@ def split_experiment_name(name: str) -> tuple[str, str]:
     task, sep, dataset = name.partition("_")
     if not sep or not dataset:
         raise BIGPriorError(f"--experiment {name!r}: expected <task>_<dataset>, e.g. col_bedroom")
-    degradation_class(task)  # raises for an unknown task
+    try:
+        degradation_class(task)
+    except BIGPriorError as exc:
+        raise BIGPriorError(f"experiment {name!r}: {exc}") from None
     return task, dataset
 
 
