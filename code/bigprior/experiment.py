@@ -68,7 +68,10 @@ def split_experiment_name(name: str) -> tuple[str, str]:
     task, sep, dataset = name.partition("_")
     if not sep or not dataset:
         raise BIGPriorError(f"--experiment {name!r}: expected <task>_<dataset>, e.g. col_bedroom")
-    degradation_class(task)  # raises for an unknown task
+    try:
+        degradation_class(task)
+    except BIGPriorError as exc:
+        raise BIGPriorError(f"experiment {name!r}: {exc}") from None
     return task, dataset
 
 
@@ -231,6 +234,7 @@ def numbered_dir_ids(parent: Path, prefix: str) -> list[int]:
 def create_numbered_dir(parent: Path, prefix: str) -> Path:
     """Create `<parent>/<prefix>_<ID>` with the next free ID (max + 1); never reuses a folder, even
     when several processes start at once (creating the folder is the atomic claim of its ID)."""
+    imageio.check_output_folder(parent, "")
     parent.mkdir(parents=True, exist_ok=True)
     ids = numbered_dir_ids(parent, prefix)
     run_id = ids[-1] + 1 if ids else 0

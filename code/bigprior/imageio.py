@@ -11,6 +11,7 @@ the observation images it wrote (grayscale input, masked input).
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import io
 import json
@@ -18,7 +19,6 @@ import math
 import os
 import uuid
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -37,7 +37,7 @@ IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".ppm", ".pgm", ".webp", ".
 # atomic writes
 
 
-@contextmanager
+@contextlib.contextmanager
 def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     """Yield a temporary path beside `path`; on success rename it onto `path`, else delete it (on any
     exception, KeyboardInterrupt included). An operating-system error while writing (a full disk, no
@@ -53,7 +53,29 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     except OSError as exc:
         raise BIGPriorError(f"{path}: could not be written ({exc.strerror or exc})") from exc
     finally:
-        tmp_path.unlink(missing_ok=True)
+        with contextlib.suppress(FileNotFoundError, NotADirectoryError):  # none made (a file blocks the folder)
+            tmp_path.unlink()
+
+
+def check_output_folder(folder: str | os.PathLike, flag: str, subject: str | None = None) -> None:
+    """Refuse, before any work, an output folder that cannot be made or written: a regular file where
+    it or a folder above it goes, or its nearest existing folder not writable (nothing is created here).
+    Errors start with `subject` (default: the flag and the folder)."""
+    folder = Path(folder)
+    subject = subject or f"{flag} {folder}".strip()
+    for existing in (folder, *folder.absolute().parents):
+        if existing.exists():
+            if not existing.is_dir():
+                raise BIGPriorError(f"{subject}: {existing} is a file, not a folder")
+            if not os.access(existing, os.W_OK | os.X_OK):
+                raise BIGPriorError(f"{subject}: {existing} is not writable")
+            return
+
+
+def check_output_file(path: str | os.PathLike, flag: str = "") -> None:
+    """Refuse, before any work, an output file whose folder cannot be made or written (see above)."""
+    path = Path(path)
+    check_output_folder(path.parent, flag, f"{flag} {path}".strip())
 
 
 def write_png(path: str | os.PathLike, image: np.ndarray) -> None:

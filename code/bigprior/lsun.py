@@ -44,8 +44,9 @@ def lmdb_records(path: Path, count: int) -> Iterator[tuple[str, bytes]]:
     try:
         env = lmdb.open(str(path), readonly=True, lock=False, readahead=False, max_readers=1)
     except lmdb.Error as exc:
-        raise BIGPriorError(f"{path}: cannot open the LMDB database ({exc})") from exc
+        raise BIGPriorError(f"{path / 'data.mdb'}: not a readable LMDB database ({exc.__class__.__name__})") from exc
     try:
+        check_complete(env, path / "data.mdb")
         with env.begin(write=False) as txn:
             for n, (key, value) in enumerate(txn.cursor()):
                 if n == count:
@@ -53,6 +54,15 @@ def lmdb_records(path: Path, count: int) -> Iterator[tuple[str, bytes]]:
                 yield key.decode("ascii", errors="replace"), bytes(value)
     finally:
         env.close()
+
+
+def check_complete(env: object, data: Path) -> None:
+    """Refuse a data.mdb shorter than the pages its header says it uses (a truncated copy or download):
+    LMDB maps the file into memory, and reading past its end kills the process (SIGBUS)."""
+    needed = (env.info()["last_pgno"] + 1) * env.stat()["psize"]  # type: ignore[attr-defined]
+    size = data.stat().st_size
+    if size < needed:
+        raise BIGPriorError(f"{data}: truncated LMDB database ({size} bytes, its header says {needed})")
 
 
 def paper_image(encoded: bytes, size: int, source: str) -> np.ndarray:
@@ -70,17 +80,25 @@ def main(argv: Sequence[str] | None = None) -> None:
     if args.count < 1 or args.size < 1:
         raise BIGPriorError(f"--count and --size must be positive, got {args.count} and {args.size}")
     source, out = Path(args.lmdb), Path(args.out)
-    written = skipped = 0
-    records = lmdb_records(source, args.count)
-    for key, encoded in tqdm(records, total=args.count, desc=out.name, unit="image"):
+    imageio.check_output_folder(out, "--out")
+    images, skipped = decoded_images(source, out, args.count, args.size)
+    for target, image in tqdm(images, desc=out.name, unit="image"):
+        imageio.write_png(target, image)
+    if len(images) + skipped < args.count:
+        print(f"note: {source} holds only {len(images) + skipped} images (asked for {args.count})")
+    print(f"{out}: wrote {len(images)} images, {skipped} already there ({args.size}x{args.size} RGB PNG)")
+
+
+def decoded_images(source: Path, out: Path, count: int, size: int) -> tuple[list[tuple[Path, np.ndarray]], int]:
+    """Every image still to write (its target and pixels), all decoded before the first is written so a
+    bad record leaves no partial export; and the number already there."""
+    images, skipped = [], 0
+    for key, encoded in tqdm(lmdb_records(source, count), total=count, desc=f"reading {source.name}", unit="image"):
         if "/" in key or key.startswith("."):
             raise BIGPriorError(f"{source}: key {key!r} cannot be a file name")
         target = out / f"{key}.png"
         if target.is_file():
             skipped += 1
             continue
-        imageio.write_png(target, paper_image(encoded, args.size, f"{source} key {key}"))
-        written += 1
-    if written + skipped < args.count:
-        print(f"note: {source} holds only {written + skipped} images (asked for {args.count})")
-    print(f"{out}: wrote {written} images, {skipped} already there ({args.size}x{args.size} RGB PNG)")
+        images.append((target, paper_image(encoded, size, f"{source} key {key}")))
+    return images, skipped

@@ -92,6 +92,16 @@ def decode(image: Image.Image, path: Path) -> Photo:
     return Photo(path, np.ascontiguousarray(pixels, dtype=np.float32), notes)
 
 
+def read_rgb8(path: str | Path, flag: str = "") -> np.ndarray:
+    """An image of any mode as the HxWx3 uint8 RGB a viewer shows (by the rules above; grey replicated),
+    for stages that take RGB images (the inversion's targets, GAN training data). 8-bit RGB comes back
+    unchanged."""
+    path = Path(path)
+    photo = decode(imageio.open_image(path, flag), path)
+    pixels = np.repeat(photo.pixels[:, :, None], 3, axis=2) if photo.is_gray else photo.pixels
+    return imageio.uint8_from_float(pixels)
+
+
 def read_photo(path: str | Path) -> Photo:
     """Open, decode and check one photo (errors name the file after --input)."""
     path = Path(path)

@@ -85,6 +85,17 @@ class Stateful(Protocol):
     def load_state_dict(self, state: dict) -> None: ...
 
 
+def load_part(part: Stateful, state: Mapping[str, Any], path: Path, what: str) -> None:
+    """`part.load_state_dict(state)`; a state that does not fit (another network's, or a run whose options
+    file was changed since) is an error naming the file, not a traceback."""
+    try:
+        part.load_state_dict(state)  # type: ignore[arg-type]
+    except (RuntimeError, ValueError, KeyError, TypeError, AttributeError) as exc:
+        first = next((line.strip() for line in str(exc).splitlines() if line.strip()), "")
+        raise BIGPriorError(f"{path}: its {what} does not fit this run's options ({exc.__class__.__name__}: "
+                            f"{first[:200]}); was the run's options file changed?") from exc
+
+
 @dataclass(frozen=True)
 class Run:
     folder: Path
@@ -137,7 +148,7 @@ class Run:
         for key, part in (parts or {}).items():
             if key not in state:
                 raise BIGPriorError(f"{path}: no {key!r} in the train state (not a train state of this method?)")
-            part.load_state_dict(state[key])
+            load_part(part, state[key], path, key)
         return state
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
@@ -20,13 +19,7 @@ OUTPUT_KINDS = ("input", "prior", "restored", "phi", "phi_overlay", "figure")
 
 def check_output_folder(out: Path) -> None:
     """The output folder must be a folder, or creatable in a writable one (nothing is created here)."""
-    for folder in (out, *out.absolute().parents):
-        if folder.exists():
-            if not folder.is_dir():
-                raise BIGPriorError(f"--out {out}: {folder} is a file, not a folder")
-            if not os.access(folder, os.W_OK | os.X_OK):
-                raise BIGPriorError(f"--out {out}: {folder} is not writable")
-            return
+    imageio.check_output_folder(out, "--out")
 
 
 def phi_heat(phi: np.ndarray) -> np.ndarray:

@@ -102,14 +102,24 @@ class _TrainingData:
         return _TrainingData(self.clean.to(device), None if self.noisy is None else self.noisy.to(device))
 
 
+def _stack_same_size(images: list[torch.Tensor], paths: list[Path]) -> torch.Tensor:
+    """One tensor of equally sized images; the first image of another size is an error naming its file."""
+    for image, path in zip(images, paths):
+        if image.shape != images[0].shape:
+            raise BIGPriorError(f"{path}: {image.shape[-1]}x{image.shape[-2]} with {image.shape[0]} channels, "
+                                f"{paths[0].name} is {images[0].shape[-1]}x{images[0].shape[-2]} with {images[0].shape[0]} "
+                                "(training images must all be of one size)")
+    return torch.stack(images)
+
+
 def _load_training_data(options: DnCNNOptions, experiment: Experiment) -> _TrainingData:
     train_indices, test_indices = experiment.split(options.train_count)
-    clean = torch.stack([experiment.read_gt(i) for i in tqdm(train_indices, desc="loading training images", leave=False)])
+    clean = _stack_same_size([experiment.read_gt(i) for i in tqdm(train_indices, desc="loading training images", leave=False)],
+                             [experiment.gt_path(i) for i in train_indices])
     noisy = None
     if options.noise == "stored":
-        noisy = torch.stack([experiment.read_observation(i) for i in train_indices])
-        if noisy.shape != clean.shape:
-            raise BIGPriorError(f"{experiment.input_path(train_indices[0])}: observations and GT images differ in size")
+        noisy = _stack_same_size([clean[0], *(experiment.read_observation(i) for i in train_indices)],
+                                 [experiment.gt_path(train_indices[0]), *(experiment.input_path(i) for i in train_indices)])[1:]
     for i in test_indices:  # fail now, not after training
         if not experiment.input_path(i).is_file():
             raise BIGPriorError(f"{experiment.input_path(i)}: file not found")
@@ -170,13 +180,15 @@ def resume_denoiser(folder: Path, device: torch.device, epochs: int | None = Non
     (`epochs`, when given, extends the run and is recorded in its options)."""
     run = Run.open(folder)
     options = DnCNNOptions.load(run.folder)
-    if epochs is not None and epochs != options.epochs:
+    extended = epochs is not None and epochs != options.epochs
+    if extended:
         options.epochs = epochs
         options.check()
-        options.save(run.folder)
     data = _load_training_data(options, Experiment(options.experiment, run.workspace)).to(device)
     trainer = _trainer(run, options, data, device)
     start = trainer.resume()
+    if extended:
+        options.save(run.folder)  # recorded once the run is known to continue
     print(f"{run.folder}: resuming at epoch {start} of {options.epochs}")
     if start < options.epochs:
         _fit(trainer, data, options, device)

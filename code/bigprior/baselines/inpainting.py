@@ -72,6 +72,8 @@ def run_inpainting_baselines(
         if method not in INPAINTING_METHODS:
             raise BIGPriorError(f"--methods: unknown method {method!r}, expected one of {', '.join(INPAINTING_METHODS)}")
     folders = {method: experiment.method_dir(method) for method in methods}
+    for method, folder in folders.items():
+        imageio.check_output_folder(folder, f"--methods {method}:")
     for index in tqdm(indices, desc=f"inpainting {experiment.name}"):
         todo = [m for m in methods if not (folders[m] / f"{index}.png").is_file()]
         if not todo:

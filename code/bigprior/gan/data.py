@@ -21,6 +21,7 @@ from tqdm import tqdm
 from .. import imageio
 from ..errors import BIGPriorError
 from ..experiment import PAPER_TRAIN_COUNT
+from ..photos import read_rgb8
 
 DEFAULT_COUNT = PAPER_TRAIN_COUNT
 
@@ -56,13 +57,14 @@ def load_image_folders(
     """All selected images of all folders as one (N, 3, R, R) float32 tensor in [-1, 1].
 
     Every image is read and checked before training starts, so an unreadable file stops the run
-    with its name instead of failing hours later. Non-RGB images (grayscale, RGBA) are converted."""
+    with its name instead of failing hours later. Images of any mode are read as a viewer shows them (`photos.read_rgb8`: 16-bit
+    rescaled, not clipped)."""
     if not folders:
         raise BIGPriorError("--data: give at least one image folder")
     paths = [path for folder in folders for path in select_images(folder, count)]
 
     def read(path) -> np.ndarray:
-        return square_resize(imageio.read_rgb(path, allow_conversion=True), resolution)
+        return square_resize(read_rgb8(path), resolution)
 
     with ThreadPoolExecutor(max(1, workers)) as pool:
         images = list(tqdm(pool.map(read, paths), total=len(paths), desc="loading training images"))

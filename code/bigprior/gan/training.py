@@ -42,7 +42,7 @@ from tqdm import tqdm
 from .. import imageio
 from ..errors import BIGPriorError
 from ..generators.pggan import PGGANGenerator
-from ..run import Run, RunOptions
+from ..run import Run, RunOptions, load_part
 from ..runtime import host_values, numeric_mode
 from ..seeding import item_seed
 from .augment import POLICIES, check_policy, diff_augment
@@ -390,14 +390,15 @@ def resume(
     if steps is not None:
         options.steps = steps
         options.check()
-        options.save(run.folder)
     reals = load_image_folders(options.data, options.resolution, options.count, workers)
     nets = build_networks(options, device)
     state = RunState()
     saved = run.load_state()  # None: interrupted before the first checkpoint, start over
     if saved is not None:
-        nets.load_state_dict(saved)
+        load_part(nets, saved, run.folder / CHECKPOINT_FILE, "networks")
         state = RunState(saved["step"], saved["train_seconds"], saved["stats"])
+    if steps is not None:
+        options.save(run.folder)  # recorded once the run is known to continue
     print(f"{run.folder}: resuming at step {state.step} of {options.steps}")
     if state.step < options.steps:
         with numeric_mode(options.precision, device):

@@ -68,7 +68,8 @@ def read_torch_file(path: Path) -> Any:
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # torch raises several exception types for foreign or corrupt files
-        raise BIGPriorError(f"{path}: not a readable PyTorch checkpoint ({exc.__class__.__name__}: {exc})") from exc
+        first = next((line.strip() for line in str(exc).splitlines() if line.strip()), "")  # torch's are pages long
+        raise BIGPriorError(f"{path}: not a readable PyTorch checkpoint ({exc.__class__.__name__}: {first})") from exc
 
 
 def identify_generator_file(path: str | os.PathLike) -> GeneratorFile:

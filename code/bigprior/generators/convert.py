@@ -22,7 +22,7 @@ import torch
 from torch import nn
 
 from ..errors import BIGPriorError
-from ..imageio import image_grid, torch_save, write_png
+from ..imageio import check_output_file, image_grid, torch_save, write_png
 from ..runtime import add_runtime_flags, resolve_device
 from .pggan import GENERATOR_CHOICES, load_pggan
 
@@ -66,9 +66,10 @@ def output_paths(args: argparse.Namespace) -> tuple[Path, Path]:
     grid = Path(args.grid) if args.grid else output.with_name(f"{output.stem}_samples.png")
     if args.samples < 1:
         raise BIGPriorError(f"--samples: expected at least 1, got {args.samples}")
-    for path in (output, grid):
+    for path, flag in ((output, "output"), (grid, "--grid")):
         if path.exists() and not args.overwrite:
             raise BIGPriorError(f"{path}: exists already (pass --overwrite to replace it)")
+        check_output_file(path, flag)
     return output, grid
 
 

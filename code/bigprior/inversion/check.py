@@ -117,6 +117,7 @@ def main(argv: Sequence[str] | None = None) -> None:
             raise BIGPriorError(f"--tasks: unknown task {task!r}; expected some of {', '.join(REGISTRY)}")
     if own.count < 1:
         raise BIGPriorError(f"--count must be at least 1, got {own.count}")
+    imageio.check_output_folder(own.report, "--report")
     per_script = parse_task_flags(rest)
     common = per_script[REGISTRY[tasks[0]].release.name]  # the generator, seed and device flags are common to all scripts
     device = resolve_device(common.device)

@@ -22,6 +22,7 @@ from ..degradations import CENTER_MASK, Degradation, ReleaseScript, release_scri
 from ..errors import BIGPriorError
 from ..experiment import Experiment
 from ..generators import load_generator as load_generator_file
+from ..imageio import check_output_folder
 from ..zoo import add_weights_dir_flag, resolve_generator_path
 from ..runtime import PRECISIONS, resolve_device, str2bool
 from .losses import build_loss
@@ -143,6 +144,7 @@ def run_script(script: ReleaseScript, argv: Sequence[str] | None = None) -> None
     check_release_flags(args)
     degradation = script_degradation(script.name, args)
     experiment = experiment_for_outputs(args.outputs, degradation)
+    check_output_folder(experiment.dir, "-o/--outputs")
     files = input_files(args.target_images, args.max_images)
     share = ProcessShare.from_environment()
     inverter = build_inverter(args, degradation, share.device(resolve_device(args.device)))

@@ -29,6 +29,7 @@ from ..degradations import Degradation, Observation, mask_to_uint8
 from ..errors import BIGPriorError
 from ..experiment import INVERSION_ARGS_FILE, Experiment
 from ..metrics import psnr
+from ..photos import read_rgb8
 from ..resampling import resize_image
 from ..runtime import exact_batches
 from .distributed import ProcessShare
@@ -171,7 +172,7 @@ GENERATOR = "generator"  # images are bicubic-resized to the generator's size fi
 def read_input_image(path: Path, resolution: int, resize: str | None) -> np.ndarray:
     """An RGB image: as it is with `resize` NATIVE, bicubic-resized to the generator's resolution with
     GENERATOR, and otherwise required to be of the generator's resolution."""
-    image = imageio.read_rgb(path)
+    image = read_rgb8(path)
     if image.shape[:2] == (resolution, resolution) or resize == NATIVE:
         return image
     if resize != GENERATOR:

@@ -99,6 +99,7 @@ def _tables(entries: Sequence[Entry], scores: Scores, options: ReportOptions, re
 
 def run_report(options: ReportOptions) -> Report:
     """Score every test image, then write `<out>/<name>/` (default out: `<root>/reports`)."""
+    imageio.check_output_folder(options.reports_folder / options.name, "--out")
     entries = resolve_entries(options.experiments, options.workspace)
     reference = load_published(options.published) if options.published else None
     lpips_model, lpips_note = lpips_model_for(options)
