@@ -2,6 +2,9 @@
 
     python code/train.py --experiment col_bedroom --lr 0.01 --batch_size 8 --backbone D --phi_weight 1e-5
     python code/train.py --experiment col_bedroom --test True --test_model 1 --test_epoch 24
+
+Beyond the paper (defaults reproduce it; see docs/fusion.md): --phi_activation, --backbone U,
+--augment, --self_ensemble, --test_epoch_rule holdout --holdout N.
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ from ..errors import BIGPriorError
 from ..experiment import run_dir
 from ..run import EPOCH_RULES
 from ..runtime import PRECISIONS, add_resume_flag, add_root_flag, add_runtime_flags, parse_invocation, str2bool
-from .options import FusionOptions
+from .options import BACKBONES, PHI_ACTIVATIONS, FusionOptions
 from .training import evaluate, resume, test_after_training, train
 
 
@@ -23,8 +26,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--experiment", type=str, default=None, help="<task>_<dataset>, e.g. col_bedroom")
     parser.add_argument("--extend_input", type=str2bool, default=False, help="also feed the prior to the phi network")
     net = parser.add_argument_group("network")
-    net.add_argument("--backbone", type=str, default="D", help="phi backbone: D (DnCNN)")
+    net.add_argument("--backbone", type=str, default="D",
+                     help="phi backbone: " + ", ".join(f"{k} ({v})" for k, v in BACKBONES.items()))
     net.add_argument("--dncnn_layers", type=int, default=17, help="DnCNN depth")
+    net.add_argument("--phi_activation", choices=PHI_ACTIVATIONS, default="none",
+                     help="none (the paper's unbounded phi), sigmoid or clamp (phi in [0, 1])")
     for name in ("memnet_channels", "memnet_memblocks", "memnet_resblocks"):
         net.add_argument(f"--{name}", type=int, default=5, help="accepted and recorded for the paper's OURargs.txt")
     tr = parser.add_argument_group("training")

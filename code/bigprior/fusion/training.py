@@ -37,9 +37,8 @@ from .options import FusionOptions
 
 def _build_model(options: FusionOptions, experiment: Experiment) -> BIGPriorFusion:
     torch.manual_seed(options.seed)  # the initial weights: the same in train() and in resume()
-    return build_fusion_model(
-        experiment.degradation.observation_channels, options.backbone, options.dncnn_layers, options.extend_input
-    )
+    return build_fusion_model(experiment.degradation.observation_channels, options.backbone, options.dncnn_layers,
+                              options.extend_input, options.phi_activation)
 
 
 def fusion_batch_loss(model: BIGPriorFusion, data: TripletSet, options: FusionOptions,
@@ -157,18 +156,8 @@ def evaluate(
     FusionOptions(**{**options.__dict__, **tested}).save(out_dir)
 
     color = model_experiment.degradation.color_metrics
-    rows: list[dict] = []
-    with torch.no_grad(), numeric_mode(options.precision, device) as autocast:
-        for start in tqdm(range(0, len(data), batch_size), desc=f"testing {run.folder.name} epoch {epoch}"):
-            sl = slice(start, start + batch_size)
-            x, gt, prior = (t[sl].to(device) for t in (data.x, data.gt, data.prior))
-            with autocast():
-                out, phi = model(x, prior)
-            out, phi = out.float(), phi.float()
-            for k, index in enumerate(data.indices[sl]):
-                rows.append(_image_metrics(index, out[k], phi[k], gt[k], prior[k], color))
-                imageio.write_png(out_dir / f"{index}.png", imageio.uint8_from_float(out[k]).transpose(1, 2, 0))
-                imageio.write_png(out_dir / f"{index}_phi.png", imageio.uint8_from_float(phi[k]).transpose(1, 2, 0))
+    rows, pixels = _test_images(model, data, out_dir, options.precision, device, batch_size, color,
+                                desc=f"testing {run.folder.name} epoch {epoch}")
 
     column = lambda key: np.array([r[key] for r in rows], dtype=np.float64)  # noqa: E731
     imageio.write_npy(metric_dir / MSE_FILE, column("mse"))
@@ -178,9 +167,32 @@ def evaluate(
         imageio.write_npy(metric_dir / AUC_FILE, column("auc"))
         imageio.write_npy(metric_dir / PRIOR_AUC_FILE, column("prior_auc"))
     summary = _metrics_document(options, run.folder, epoch, epoch_rule, data_experiment.name, rows, color)
+    summary["calibration"] = _calibration_summary(pixels)
     imageio.write_json(metric_dir / METRICS_FILE, summary)
     print(format_summary(summary, out_dir, metric_dir / METRICS_FILE))
     return TestResult(run.folder, epoch, summary)
+
+
+def _test_images(model: BIGPriorFusion, data: TripletSet, out_dir: Path, precision: str, device: torch.device,
+                 batch_size: int, color: bool, desc: str) -> tuple[list[dict], list[tuple[np.ndarray, np.ndarray]]]:
+    """Fuse the test images in batches, write each output and phi map as PNGs; returns the metrics of
+    each image and its calibration pixels (phi, the prior's advantage)."""
+    rows: list[dict] = []
+    pixels: list[tuple[np.ndarray, np.ndarray]] = []
+    with torch.no_grad(), numeric_mode(precision, device) as autocast:
+        for start in tqdm(range(0, len(data), batch_size), desc=desc):
+            sl = slice(start, start + batch_size)
+            x, gt, prior = (t[sl].to(device) for t in (data.x, data.gt, data.prior))
+            with autocast():
+                out, phi = model(x, prior)
+            out, phi = out.float(), phi.float()
+            for k, index in enumerate(data.indices[sl]):
+                rows.append(_image_metrics(index, out[k], phi[k], gt[k], prior[k], color))
+                advantage = metrics.prior_advantage(*(imageio.chw_to_hwc(t) for t in (x[k], prior[k], gt[k])))
+                pixels.append(metrics.calibration_pixels(imageio.chw_to_hwc(phi[k]), advantage))
+                imageio.write_png(out_dir / f"{index}.png", imageio.uint8_from_float(out[k]).transpose(1, 2, 0))
+                imageio.write_png(out_dir / f"{index}_phi.png", imageio.uint8_from_float(phi[k]).transpose(1, 2, 0))
+    return rows, pixels
 
 
 def _image_metrics(index: int, out: torch.Tensor, phi: torch.Tensor, gt: torch.Tensor, prior: torch.Tensor, color: bool) -> dict:
@@ -190,6 +202,7 @@ def _image_metrics(index: int, out: torch.Tensor, phi: torch.Tensor, gt: torch.T
         "prior_mse": float(((prior - gt) ** 2).mean()),
         "phi_mean": float(phi.mean()),
         "phi_std": float(phi.std()),
+        metrics.PHI_OUTSIDE_KEY: metrics.phi_outside_share(phi),
     }
     out_np, gt_np, prior_np = (imageio.chw_to_hwc(t).astype(np.float64) for t in (out, gt, prior))
     clamped = np.clip(out_np, 0, 1)
@@ -202,6 +215,20 @@ def _image_metrics(index: int, out: torch.Tensor, phi: torch.Tensor, gt: torch.T
     return row
 
 
+def _calibration_summary(pixels: list[tuple[np.ndarray, np.ndarray]]) -> dict:
+    """`metrics.calibration` of the test images' pooled calibration pixels, as JSON numbers."""
+    phi, advantage = (np.concatenate(parts) for parts in zip(*pixels))
+    result = metrics.calibration(phi, advantage)
+    return {
+        "pixels": result.pixels,
+        "pearson_phi_advantage": result.pearson,
+        "roc_auc": result.roc.auc,
+        "prior_better_share": result.prior_better_share,
+        "phi_where_prior_better": result.phi_where_prior_better,
+        "phi_where_observation_better": result.phi_where_observation_better,
+    }
+
+
 CONVENTIONS = {
     "psnr": "10 log10(1 / MSE) per image of the UNCLAMPED fused output in [0, 1], averaged over images "
     "(the release's MSE.npy convention)",
@@ -209,6 +236,10 @@ CONVENTIONS = {
     "ssim": "scikit-image SSIM of the output clamped to [0, 1]",
     "auc": "colorization AuC on the unclamped output (the release's AUC.npy convention)",
     "phi": "mean and standard deviation of the 3-channel phi map per image (unclamped)",
+    metrics.PHI_OUTSIDE_KEY: "share of phi's values (every channel of every pixel) outside [0, 1]",
+    "calibration": "phi (mean over channels) against the prior's advantage |x - gt| - |g - gt| (Gaussian-smoothed, "
+    "metrics.prior_advantage), pixels of every test image pooled (metrics.calibration_pixels): Pearson r, ROC AUC "
+    "of phi detecting advantage > 0, mean phi where the prior / the observation is better",
 }
 
 
@@ -221,6 +252,7 @@ def _metrics_document(options: FusionOptions, folder: Path, epoch: int, rule: st
             "ssim": r["ssim"],
             "phi_mean": r["phi_mean"],
             "phi_std": r["phi_std"],
+            metrics.PHI_OUTSIDE_KEY: r[metrics.PHI_OUTSIDE_KEY],
         }
         if color:
             prior["auc"], fused["auc"] = r["prior_auc"], r["auc"]
@@ -246,14 +278,16 @@ def _metrics_document(options: FusionOptions, folder: Path, epoch: int, rule: st
 
 def format_summary(summary: dict, out_dir: Path, metrics_path: Path) -> str:
     prior, fused = summary["mean"]["prior"], summary["mean"]["bigprior"]
-    indices = summary["test_images"]
+    indices, calibration = summary["test_images"], summary["calibration"]
     has_auc = "auc" in fused
     lines = [
         f"{summary['run']} epoch {summary['epoch']} on {summary['test_data']}: {len(indices)} test images ({indices[0]}..{indices[-1]})",
         f"{'':10s} {'PSNR':>7s} {'SSIM':>7s}" + (f" {'AuC':>7s}" if has_auc else ""),
         f"{'prior':10s} {prior['psnr']:7.2f} {prior['ssim']:7.4f}" + (f" {prior['auc']:7.2f}" if has_auc else ""),
         f"{'BIGPrior':10s} {fused['psnr']:7.2f} {fused['ssim']:7.4f}" + (f" {fused['auc']:7.2f}" if has_auc else ""),
-        f"mean phi {fused['phi_mean']:.3f} (std within images {fused['phi_std']:.3f}); PSNR of the clamped output {fused['psnr_clamped']:.2f}",
+        f"mean phi {fused['phi_mean']:.3f} (std within images {fused['phi_std']:.3f}), outside [0, 1] "
+        f"{100 * fused[metrics.PHI_OUTSIDE_KEY]:.2f}% of values; PSNR of the clamped output {fused['psnr_clamped']:.2f}",
+        f"calibration: r(phi, prior advantage) {calibration['pearson_phi_advantage']:.3f}, ROC AUC {calibration['roc_auc']:.3f}",
         f"outputs: {out_dir}",
         f"metrics: {metrics_path}",
     ]
