@@ -4,17 +4,20 @@ self-ensemble and the held-out epoch rule. Tiny images, few layers, CPU."""
 from __future__ import annotations
 
 import json
-from pathlib import Path
-
 import pytest
 import torch
 from torch import nn
 
 from bigprior import metrics
-from bigprior.fusion.model import INPUT_SHIFT, BIGPriorFusion, build_fusion_model
+from bigprior.errors import BIGPriorError
+from bigprior.experiment import Experiment
+from bigprior.fusion.data import load_triplets
+from bigprior.fusion.geometry import DIHEDRAL, dihedral, random_dihedral, undo_dihedral
+from bigprior.fusion.model import INPUT_SHIFT, BIGPriorFusion, build_fusion_model, load_fusion_run
 from bigprior.fusion.options import FusionOptions
-from bigprior.fusion.training import train
+from bigprior.fusion.training import score_holdout, train
 from bigprior.pipeline import fuse_tiled, receptive_radius
+from bigprior.run import read_holdout_scores, select_test_epoch
 from conftest import ROOT, run_script
 from synthetic_workspace import make_experiment
 
@@ -170,3 +173,128 @@ def test_metrics_record_phi_outside_share_and_calibration(tmp_path):
     assert -1 <= document["calibration"]["pearson_phi_advantage"] <= 1
     assert document["calibration"]["pixels"] == 2 * 12 * 12
     assert "outside [0, 1]" in result.stdout and "mean phi" in result.stdout
+
+
+# -- augmentation and self-ensemble -----------------------------------------------------------
+
+
+def test_dihedral_transforms_are_eight_distinct_invertible_maps():
+    image = torch.arange(2 * 3 * 5, dtype=torch.float32).reshape(1, 2, 3, 5)
+    seen = set()
+    for k in range(DIHEDRAL):
+        turned = dihedral(image, k)
+        assert torch.equal(undo_dihedral(turned, k), image)
+        seen.add(tuple(turned.flatten().tolist()) + tuple(turned.shape))
+    assert len(seen) == DIHEDRAL
+
+
+def test_augmentation_is_seeded_and_moves_the_triplet_together():
+    base = torch.rand(2, 3, 6, 6, generator=torch.Generator().manual_seed(0))
+    triplet = (base[:, :1], base, base + 1)
+
+    def draws(seed: int) -> list[tuple[torch.Tensor, ...]]:
+        generator = torch.Generator().manual_seed(seed)
+        return [random_dihedral(triplet, generator) for _ in range(16)]
+
+    first, again, other = draws(5), draws(5), draws(6)
+    assert all(torch.equal(a, b) for run_a, run_b in zip(first, again) for a, b in zip(run_a, run_b))
+    assert any(not torch.equal(a[1], b[1]) for a, b in zip(first, other))
+    kinds = set()
+    for x, gt, prior in first:
+        assert torch.equal(x, gt[:, :1]) and torch.equal(prior, gt + 1)  # one transform for all three
+        kinds.add(next(k for k in range(DIHEDRAL) if torch.equal(dihedral(base, k), gt)))
+    assert len(kinds) > 4
+
+
+def test_augmented_training_is_deterministic_and_differs_from_plain(tmp_path):
+    make_experiment(tmp_path, "col_bedroom", count=7, size=16)
+    options = dict(experiment="col_bedroom", dncnn_layers=3, epochs=1, batch_size=2, lr=1e-3, train_count=6)
+    folders = [train(FusionOptions(**options, augment=augment), tmp_path, torch.device("cpu"), workers=1)
+               for augment in (True, True, False)]
+    a, b, plain = (torch.load(f / "net_0.pth", weights_only=True) for f in folders)
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    assert any(not torch.equal(a[k], plain[k]) for k in a)
+
+
+class _PixelwiseBackbone(nn.Module):
+    """A 1x1 convolution: commutes with every flip and quarter turn."""
+
+    receptive_radius, size_multiple = 0, 1
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(3, 3, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.conv(x)
+
+
+@pytest.mark.parametrize("equivariant", [True, False])
+def test_self_ensemble_changes_only_a_network_that_is_not_equivariant(equivariant):
+    model = _model("U", "sigmoid")
+    if equivariant:
+        model.backbone = _PixelwiseBackbone()
+    x, prior = _inputs(3, 13, 18)
+    with torch.no_grad():
+        plain_out, plain_phi = model(x, prior)
+        model.self_ensemble = True
+        out, phi = model(x, prior)
+    difference = max(float((out - plain_out).abs().max()), float((phi - plain_phi).abs().max()))
+    assert (difference < 1e-6) if equivariant else (difference > 1e-4)
+    assert out.shape == plain_out.shape
+
+
+# -- the held-out epoch rule ------------------------------------------------------------------
+
+
+def test_holdout_rule_picks_the_best_scored_epoch():
+    assert select_test_epoch("holdout", 5, 16, {0: 20.0, 1: 23.5, 2: 23.5, 3: 22.0, 4: float("-inf")}) == 1
+    with pytest.raises(BIGPriorError, match="no held-out scores"):
+        select_test_epoch("holdout", 5, 16, {})
+    with pytest.raises(BIGPriorError, match="--holdout"):
+        FusionOptions(experiment="col_bedroom", test_epoch_rule="holdout").check()
+    with pytest.raises(BIGPriorError, match="--holdout"):
+        FusionOptions(experiment="col_bedroom", holdout=2).check()
+
+
+def test_holdout_scores_held_out_images_only(tmp_path):
+    make_experiment(tmp_path, "col_bedroom", count=8, size=16)
+    options = FusionOptions(experiment="col_bedroom", dncnn_layers=3, epochs=3, batch_size=2, lr=1e-2, train_count=6,
+                            test_epoch_rule="holdout", holdout=2)
+    folder = train(options, tmp_path, torch.device("cpu"), workers=1)
+    experiment = Experiment("col_bedroom", tmp_path)
+    for i in (6, 7):  # the test images: scoring must not read them (these would not load)
+        for path in (experiment.gt_path(i), experiment.input_path(i), experiment.prior_path(i)):
+            path.write_bytes(b"not an image")
+    scores = score_holdout(folder, torch.device("cpu"), workers=1)
+    assert sorted(scores) == [0, 1, 2] and read_holdout_scores(folder) == scores
+    assert json.loads((folder / "holdout.json").read_text())["images"] == [4, 5]
+    # the scores are the mean PSNR of the held-out images at each epoch
+    data = load_triplets(experiment, [4, 5], workers=1)
+    with torch.no_grad():
+        out, _ = load_fusion_run(folder, 1)(data.x, data.prior)
+    mse = ((out - data.gt) ** 2).flatten(1).mean(1).double().numpy()
+    assert scores[1] == pytest.approx(float(metrics.psnr_from_mse(mse).mean()), abs=1e-6)
+
+
+def test_end_to_end_with_every_option(tmp_path):
+    make_experiment(tmp_path, "col_bedroom", count=8, size=24)
+    options = ["--phi_activation", "sigmoid", "--backbone", "U", "--augment", "True", "--self_ensemble", "True",
+               "--test_epoch_rule", "holdout", "--holdout", "2", "--epochs", "3"]
+    result = run_script(_small_train_args(*options), cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    run = tmp_path / "net_data" / "col_bedroom_0"
+    document = json.loads((run / "metrics.json").read_text())
+    assert document["mean"]["bigprior"][metrics.PHI_OUTSIDE_KEY] == 0
+    assert all(image["bigprior"][metrics.PHI_OUTSIDE_KEY] == 0 for image in document["images"])
+    assert document["self_ensemble"] is True and document["epoch_rule"] == "holdout"
+    assert document["test_images"] == [6, 7] and document["holdout"]["images"] == [4, 5]
+    scores = {int(e): v for e, v in document["holdout"]["psnr"].items()}
+    assert sorted(scores) == [0, 1, 2] and document["epoch"] == max(sorted(scores), key=scores.get)
+    args = json.loads((run / "OURargs.txt").read_text())
+    assert (args["phi_activation"], args["backbone"], args["augment"], args["holdout"]) == ("sigmoid", "U", True, 2)
+    # the test command takes the run's options, and --self_ensemble overrides the recorded one
+    again = run_script([TRAIN, "--experiment", "col_bedroom", "--test", "True", "--test_model", "0", "--test_epoch", "1",
+                        "--self_ensemble", "False", "--device", "cpu", "--workers", "1"], cwd=tmp_path)
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert json.loads((run / "metrics.json").read_text())["self_ensemble"] is False
