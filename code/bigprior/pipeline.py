@@ -117,13 +117,11 @@ class Restoration:
 
 
 def receptive_radius(network: nn.Module) -> int:
-    """How many pixels on each side of an output pixel a chain of stride-1 convolutions sees."""
-    radius = 0
-    for module in network.modules():
-        if isinstance(module, nn.Conv2d):
-            if module.stride != (1, 1) or module.kernel_size[0] != module.kernel_size[1]:
-                raise ValueError(f"receptive_radius: expected square stride-1 convolutions, got {module}")
-            radius += (module.kernel_size[0] - 1) // 2 * module.dilation[0]
+    """How many pixels on each side of an output pixel the network sees, as it states it
+    (`receptive_radius`: DnCNN its layers, a U-Net the bound computed from its levels)."""
+    radius = getattr(network, "receptive_radius", None)
+    if not isinstance(radius, int):
+        raise ValueError(f"receptive_radius: {type(network).__name__} does not state its receptive radius")
     return radius
 
 
@@ -137,15 +135,17 @@ def fuse_tiled(fusion: BIGPriorFusion, x: torch.Tensor, prior: torch.Tensor, til
                device: torch.device | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     """(out, phi), 3xHxW float32 on the CPU, of a CxHxW observation and a 3xHxW prior, computed in tiles
     of `tile` pixels, each run with a margin of the network's receptive radius (cut at the image's
-    borders, where the network's own zero padding applies as in one pass)."""
+    borders, where the network's own padding applies as in one pass). Each run starts at a multiple of
+    the network's `size_multiple`, so a downsampling network (U-Net) pools the same pixels together as
+    in one pass; the model pads each run's bottom and right to the multiple, beyond the margin."""
     device = device or next(fusion.parameters()).device
-    margin = receptive_radius(fusion)
+    margin, multiple = receptive_radius(fusion), fusion.size_multiple
     height, width = x.shape[-2:]
     out, phi = torch.empty(3, height, width), torch.empty(3, height, width)
     for top in range(0, height, tile):
         for left in range(0, width, tile):
             bottom, right = min(top + tile, height), min(left + tile, width)
-            t, l = max(0, top - margin), max(0, left - margin)
+            t, l = (max(0, start - margin) // multiple * multiple for start in (top, left))
             b, r = min(height, bottom + margin), min(width, right + margin)
             o, p = fuse_once(fusion, x[None, :, t:b, l:r].to(device), prior[None, :, t:b, l:r].to(device))
             core = (slice(None), slice(top - t, bottom - t), slice(left - l, right - l))

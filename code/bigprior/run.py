@@ -36,7 +36,8 @@ from .experiment import LOSS_FILE, STATE_FILE, create_numbered_dir, run_workspac
 from .runtime import host_values
 from .seeding import item_seed
 
-EPOCH_RULES = ("last", "lr_min")
+EPOCH_RULES = ("last", "lr_min", "holdout")
+HOLDOUT_FILE = "holdout.json"  # the held-out scores per epoch of a run with test_epoch_rule holdout
 EPOCH_STREAM = 0  # random stream of an epoch's shuffle and crops (seeding.item_seed(seed, epoch, .))
 
 O = TypeVar("O", bound="RunOptions")
@@ -161,18 +162,43 @@ def restart_period(iterations_per_epoch: int, batch_size: int) -> int:
     return max(1, round(4 * iterations_per_epoch / batch_size))
 
 
-def select_test_epoch(rule: str, epochs: int, period: int) -> int:
+def select_test_epoch(rule: str, epochs: int, period: int, holdout_scores: Mapping[int, float] | None = None) -> int:
     """`last`: the final epoch (the release). `lr_min`: the last epoch that ends a cosine cycle, where
-    the learning rate is at its minimum (15, 31, 47 of 50 epochs with T_0 = 16), else the final one."""
+    the learning rate is at its minimum (15, 31, 47 of 50 epochs with T_0 = 16), else the final one.
+    `holdout`: the epoch with the highest score (PSNR) on the held-out training images, the earliest
+    on ties, from `holdout_scores` (epoch -> score, see `write_holdout_scores`)."""
     if rule == "last":
         return epochs - 1
+    if rule == "holdout":
+        if not holdout_scores:
+            raise BIGPriorError("--test_epoch_rule holdout: no held-out scores yet (the test after training writes them)")
+        return max(sorted(holdout_scores), key=lambda epoch: holdout_scores[epoch])
     ends = [e for e in range(epochs) if (e + 1) % period == 0]
     return ends[-1] if ends else epochs - 1
 
 
-def check_epoch_rule(rule: str) -> None:
+def check_epoch_rule(rule: str, holdout: int = 0) -> None:
+    """A known rule; `holdout` (held-out training images) >= 1 exactly when the rule is holdout."""
     if rule not in EPOCH_RULES:
         raise BIGPriorError(f"--test_epoch_rule must be one of {', '.join(EPOCH_RULES)}, got {rule!r}")
+    if (rule == "holdout") != (holdout > 0):
+        raise BIGPriorError(f"--test_epoch_rule holdout needs --holdout N >= 1 held-out training images, and --holdout "
+                            f"only goes with it (got --test_epoch_rule {rule} --holdout {holdout})")
+
+
+def write_holdout_scores(folder: Path, images: list[int], scores: Mapping[int, float]) -> None:
+    """The held-out images of a run and its score (PSNR) on them per epoch, in `HOLDOUT_FILE`."""
+    imageio.write_json(folder / HOLDOUT_FILE, {"images": images, "psnr": {str(e): scores[e] for e in sorted(scores)}})
+
+
+def read_holdout_scores(folder: Path) -> dict[int, float]:
+    """epoch -> held-out PSNR recorded in a run folder ({} before any was written); a non-finite
+    score (a diverged epoch, written as null) reads as -inf, so it is never picked."""
+    path = folder / HOLDOUT_FILE
+    if not path.is_file():
+        return {}
+    scores = imageio.read_json(path)["psnr"].items()
+    return {int(epoch): float("-inf") if psnr is None else float(psnr) for epoch, psnr in scores}
 
 
 class EpochOptions(Protocol):
@@ -188,10 +214,11 @@ def iterations_per_epoch(items: int, batch_size: int) -> int:
     return -(-items // batch_size)
 
 
-def chosen_test_epoch(options: EpochOptions) -> int:
-    """The epoch a run's `test_epoch_rule` picks (its training images are 0..train_count-1)."""
+def chosen_test_epoch(options: EpochOptions, holdout_scores: Mapping[int, float] | None = None) -> int:
+    """The epoch a run's `test_epoch_rule` picks (its training images are 0..train_count-1; the
+    holdout rule needs the run's `holdout_scores`)."""
     period = restart_period(iterations_per_epoch(options.train_count, options.batch_size), options.batch_size)
-    return select_test_epoch(options.test_epoch_rule, options.epochs, period)
+    return select_test_epoch(options.test_epoch_rule, options.epochs, period, holdout_scores)
 
 
 def random_crop(batch: tuple[torch.Tensor, ...], size: int, generator: torch.Generator) -> tuple[torch.Tensor, ...]:

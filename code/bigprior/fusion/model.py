@@ -2,6 +2,10 @@
 
 The model takes images in [0, 1] and returns its output in [0, 1]; inside, as the paper's code did
 outside, it works on images shifted to [-0.5, 0.5] (`INPUT_SHIFT`, a constant: no state-dict key).
+Options beyond the paper (each off by default): phi bounded to [0, 1] (`phi_activation`), a U-Net
+backbone (`UNet`, larger receptive field) and test-time self-ensemble. Every backbone states its
+`receptive_radius` and the `size_multiple` its input needs; the model pads to the multiple itself, so
+any image size works, and the tiled fusion (`pipeline.fuse_tiled`) reads both.
 
 State dicts use the paper's keys: the release wrapped its model in `nn.DataParallel`, so its files
 hold `module.backbone.dncnn.{i}.*`. `paper_state_dict` writes that layout and
@@ -17,17 +21,19 @@ from collections.abc import Mapping
 from pathlib import Path
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from ..degradations import degradation_class
 from ..errors import BIGPriorError
 from ..experiment import split_experiment_name
-from ..run import Run, chosen_test_epoch, load_weights
-from .options import FusionOptions
+from ..run import Run, chosen_test_epoch, load_weights, read_holdout_scores
+from .geometry import DIHEDRAL, dihedral, pad_to_multiple, undo_dihedral
+from .options import FusionOptions, check_network_choices
 
 INPUT_SHIFT = 0.5  # the paper's networks see images in [-0.5, 0.5]
 PAPER_PREFIX = "module."
-BACKBONES = {"D": "DnCNN"}  # the paper's other backbones (M, R, N) are not part of this project
+SIGMOID_SLOPE = 4.0  # phi = sigmoid(4 (raw - 1/2)): slope 1 and value 1/2 at raw = 1/2, like the paper's phi
 
 
 class DnCNN(nn.Module):
@@ -45,23 +51,102 @@ class DnCNN(nn.Module):
             modules += [nn.Conv2d(features, features, 3, padding=1, bias=False), nn.BatchNorm2d(features), nn.ReLU(inplace=True)]
         modules.append(nn.Conv2d(features, out_channels, 3, padding=1, bias=False))
         self.dncnn = nn.Sequential(*modules)
+        self.receptive_radius = layers  # one pixel per 3x3 convolution
+        self.size_multiple = 1
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.dncnn(x)
 
 
+def _conv_block(in_channels: int, out_channels: int, convs: int) -> nn.Sequential:
+    """`convs` x [conv3x3 (no bias), BatchNorm, ReLU]."""
+    modules: list[nn.Module] = []
+    for i in range(convs):
+        modules += [nn.Conv2d(in_channels if i == 0 else out_channels, out_channels, 3, padding=1, bias=False),
+                    nn.BatchNorm2d(out_channels), nn.ReLU(inplace=True)]
+    return nn.Sequential(*modules)
+
+
+class UNet(nn.Module):
+    """A small U-Net: per level a block of `convs` [conv3x3, BatchNorm, ReLU], 2x2 max pooling down,
+    2x2 stride-2 transposed convolutions up, skip connections concatenated, a 1x1 convolution to
+    `out_channels`; `features` per level (len(features) - 1 downsamplings). Returns a residual, as DnCNN.
+
+    The input's height and width must be multiples of `size_multiple` (BIGPriorFusion pads to it).
+    `receptive_radius` bounds how far (in pixels, on each side) an output pixel sees: at level l (pixel
+    pitch 2^l) the encoder's and decoder's convolutions add convs * 2^l each, pooling and upsampling
+    together add 2^l (a pooled pixel covers 2 pixels; an upsampled pixel comes from one pooled pixel,
+    so the pair shifts the field by at most one fine pixel, to one side or the other by parity), and
+    the bottleneck adds convs * 2^L. For (32, 64, 128) and 2 convs: 5 * (1 + 2) + 2 * 4 = 23 pixels
+    (DnCNN's 17 layers: 17)."""
+
+    def __init__(self, in_channels: int, out_channels: int = 3, features: tuple[int, ...] = (32, 64, 128), convs: int = 2) -> None:
+        super().__init__()
+        levels = len(features) - 1
+        self.encoders = nn.ModuleList(_conv_block(c_in, c_out, convs) for c_in, c_out in zip((in_channels, *features[:-2]), features[:-1]))
+        self.bottleneck = _conv_block(features[-2], features[-1], convs)
+        self.ups = nn.ModuleList(nn.ConvTranspose2d(features[l + 1], features[l], 2, stride=2, bias=False) for l in range(levels))
+        self.decoders = nn.ModuleList(_conv_block(2 * features[l], features[l], convs) for l in range(levels))
+        self.head = nn.Conv2d(features[0], out_channels, 1, bias=False)
+        self.size_multiple = 2**levels
+        self.receptive_radius = sum((2 * convs + 1) * 2**l for l in range(levels)) + convs * 2**levels
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        skips = []
+        for encoder in self.encoders:
+            x = encoder(x)
+            skips.append(x)
+            x = F.max_pool2d(x, 2)
+        x = self.bottleneck(x)
+        for up, decoder, skip in reversed(list(zip(self.ups, self.decoders, skips))):
+            x = decoder(torch.cat((up(x), skip), dim=1))
+        return self.head(x)
+
+
+def build_backbone(backbone: str, in_channels: int, layers: int) -> DnCNN | UNet:
+    """The phi network of a `--backbone` letter (checked by the caller; `layers`: DnCNN's depth)."""
+    return DnCNN(in_channels, out_channels=3, layers=layers) if backbone == "D" else UNet(in_channels, out_channels=3)
+
+
 class BIGPriorFusion(nn.Module):
     """Fuses an observation x (C_x channels) and a prior g (3 channels), both in [0, 1].
 
-    phi has 3 channels, is not squashed (no sigmoid or clamp, as in the paper), and is the per-pixel
-    share of the output taken from the prior."""
+    phi has 3 channels and is the per-pixel share of the output taken from the prior. From the
+    backbone's residual D, raw = x - D (the paper's phi, shifted images); then by `phi_activation`:
 
-    def __init__(self, observation_channels: int, layers: int = 17, extend_input: bool = False) -> None:
+    - `none` (the paper): phi = raw, unbounded.
+    - `sigmoid`: phi = sigmoid(4 (raw - 1/2)), in (0, 1). Its value (1/2) and slope (1) at raw = 1/2
+      are those of the identity, so with the same (paper-initialised) weights it starts as the paper's
+      phi where that is near 1/2 and bends smoothly into (0, 1) beyond; gradients never vanish
+      entirely, and phi reaches 0 or 1 only in the limit (the fusion can still take ~all of x or g).
+    - `clamp`: phi = raw clamped to [0, 1]: equal to the paper's phi inside [0, 1], but where raw is
+      outside, the gradient of phi with respect to raw is 0, so those pixels give the network no
+      gradient (from the MSE or from |mean(phi)|) until other weight changes bring them back.
+
+    With `self_ensemble` (test time), phi is averaged over the 8 flips / quarter turns of the inputs
+    (each result turned back). The output is then (1 - mean phi) x + mean(phi) g: the average of the 8
+    fused outputs, as the output is linear in phi (equal up to float rounding)."""
+
+    def __init__(self, observation_channels: int, layers: int = 17, extend_input: bool = False, backbone: str = "D",
+                 phi_activation: str = "none", self_ensemble: bool = False) -> None:
         super().__init__()
+        check_network_choices(backbone, phi_activation)
         self.observation_channels = observation_channels
         self.extend_input = extend_input
+        self.phi_activation = phi_activation
+        self.self_ensemble = self_ensemble
         in_channels = observation_channels + (3 if extend_input else 0)
-        self.backbone = DnCNN(in_channels, out_channels=3, layers=layers)
+        self.backbone = build_backbone(backbone, in_channels, layers)
+
+    @property
+    def receptive_radius(self) -> int:
+        """Pixels on each side of an output pixel that its value depends on (the backbone's)."""
+        return self.backbone.receptive_radius
+
+    @property
+    def size_multiple(self) -> int:
+        """Tiles aligned to multiples of this see the backbone's grid as the whole image does."""
+        return self.backbone.size_multiple
 
     def forward(self, x: torch.Tensor, prior: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """(output in [0, 1] nominally, not clamped; phi)."""
@@ -75,9 +160,28 @@ class BIGPriorFusion(nn.Module):
                 f"expected an observation with {self.observation_channels} channel(s) and a 3-channel prior, "
                 f"got {tuple(xs.shape)} and {tuple(gs.shape)}"
             )
-        features = torch.cat((xs, gs), dim=1) if self.extend_input else xs
-        phi = xs - self.backbone(features)
+        phi = self.phi_shifted(xs, gs)
         return (1 - phi) * xs + phi * gs, phi
+
+    def phi_shifted(self, xs: torch.Tensor, gs: torch.Tensor) -> torch.Tensor:
+        """phi of shifted inputs: on inputs padded to the size multiple (bottom and right), averaged
+        over the 8 dihedral transforms with `self_ensemble`, cropped back to the input's size."""
+        height, width = xs.shape[-2:]
+        xs, gs = pad_to_multiple(xs, self.size_multiple), pad_to_multiple(gs, self.size_multiple)
+        if self.self_ensemble:
+            phi = sum(undo_dihedral(self._phi(dihedral(xs, k), dihedral(gs, k)), k) for k in range(DIHEDRAL)) / DIHEDRAL
+        else:
+            phi = self._phi(xs, gs)
+        return phi[..., :height, :width]
+
+    def _phi(self, xs: torch.Tensor, gs: torch.Tensor) -> torch.Tensor:
+        features = torch.cat((xs, gs), dim=1) if self.extend_input else xs
+        raw = xs - self.backbone(features)
+        if self.phi_activation == "sigmoid":
+            return torch.sigmoid(SIGMOID_SLOPE * (raw - 0.5))
+        if self.phi_activation == "clamp":
+            return raw.clamp(0, 1)
+        return raw
 
     def training_outputs(self, x: torch.Tensor, prior: torch.Tensor, gt: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """(output, target, phi) for the training loss, output and target in the shifted domain.
@@ -90,7 +194,8 @@ class BIGPriorFusion(nn.Module):
 
 
 def init_paper_weights(model: nn.Module) -> None:
-    """The release's `weights_init_kaiming`: Kaiming-normal convs, small clamped BatchNorm scales."""
+    """The release's `weights_init_kaiming`: Kaiming-normal convs, small clamped BatchNorm scales
+    (a U-Net's transposed convolutions keep PyTorch's default initialisation)."""
     for module in model.modules():
         if isinstance(module, nn.Conv2d):
             nn.init.kaiming_normal_(module.weight, a=0, mode="fan_in")
@@ -100,10 +205,10 @@ def init_paper_weights(model: nn.Module) -> None:
                 module.bias.zero_()
 
 
-def build_fusion_model(observation_channels: int, backbone: str = "D", layers: int = 17, extend_input: bool = False) -> BIGPriorFusion:
-    if backbone not in BACKBONES:
-        raise BIGPriorError(f"--backbone {backbone!r}: only D (DnCNN) is implemented")
-    model = BIGPriorFusion(observation_channels, layers=layers, extend_input=extend_input)
+def build_fusion_model(observation_channels: int, backbone: str = "D", layers: int = 17, extend_input: bool = False,
+                       phi_activation: str = "none") -> BIGPriorFusion:
+    """A fusion network with the release's initialisation (from torch's global random state)."""
+    model = BIGPriorFusion(observation_channels, layers, extend_input, backbone, phi_activation)
     init_paper_weights(model)
     return model
 
@@ -124,7 +229,7 @@ def load_fusion_state_dict(model: BIGPriorFusion, state: Mapping[str, torch.Tens
         if tuple(stripped[key].shape) != tuple(value.shape):
             raise BIGPriorError(
                 f"{source}: key {PAPER_PREFIX + key} has shape {tuple(stripped[key].shape)}, the model expects "
-                f"{tuple(value.shape)} (wrong task, --dncnn_layers or --extend_input?)"
+                f"{tuple(value.shape)} (wrong task, --backbone, --dncnn_layers or --extend_input?)"
             )
     for key in stripped:
         if key not in own:
@@ -133,10 +238,10 @@ def load_fusion_state_dict(model: BIGPriorFusion, state: Mapping[str, torch.Tens
 
 
 def load_fusion_file(path: Path, observation_channels: int, backbone: str = "D", layers: int = 17,
-                     extend_input: bool = False) -> BIGPriorFusion:
+                     extend_input: bool = False, phi_activation: str = "none") -> BIGPriorFusion:
     """A fusion network from a state-dict file (the paper's layout, float32 or float16: the built-in
     files are float16), in float32 on the CPU, in eval mode."""
-    model = build_fusion_model(observation_channels, backbone, layers, extend_input)
+    model = build_fusion_model(observation_channels, backbone, layers, extend_input, phi_activation)
     state = load_weights(path)
     load_fusion_state_dict(model, {k: v.float() if v.is_floating_point() else v for k, v in state.items()}, str(path))
     return model.eval()
@@ -144,16 +249,19 @@ def load_fusion_file(path: Path, observation_channels: int, backbone: str = "D",
 
 def load_fusion_run(folder: str | Path, epoch: int | None = None, device: torch.device = torch.device("cpu"),
                     flag: str = "") -> BIGPriorFusion:
-    """The network of a fusion run folder at `epoch`; by default the epoch its `test_epoch_rule` picks
-    if that checkpoint exists, else the last one saved. In eval mode on `device`."""
+    """The network of a fusion run folder at `epoch`, with the run's options (backbone, phi activation,
+    self-ensemble); by default the epoch its `test_epoch_rule` picks if that checkpoint exists, else
+    the last one saved. In eval mode on `device`."""
     run = Run.open(folder, flag)
     options = FusionOptions.load(run.folder)
     if epoch is None:
         saved = run.saved_epochs()
         if not saved:
             raise BIGPriorError(f"{flag}{run.folder}: no net_<epoch>.pth checkpoint in the run folder")
-        chosen = chosen_test_epoch(options)
+        chosen = chosen_test_epoch(options, read_holdout_scores(run.folder))
         epoch = chosen if chosen in saved else saved[-1]
     channels = degradation_class(split_experiment_name(options.experiment)[0]).observation_channels
-    model = load_fusion_file(run.checkpoint(epoch), channels, options.backbone, options.dncnn_layers, options.extend_input)
+    model = load_fusion_file(run.checkpoint(epoch), channels, options.backbone, options.dncnn_layers, options.extend_input,
+                             options.phi_activation)
+    model.self_ensemble = options.self_ensemble
     return model.to(device)

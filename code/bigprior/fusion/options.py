@@ -1,7 +1,9 @@
 """The fusion stage's options, stored in `OURargs.txt` exactly as the paper's code wrote it.
 
 The first block of fields and their order are the release's; the paper's code reads only those, so
-the extra fields of this project (seed, crop size, precision, epoch rule) do not disturb it.
+the extra fields of this project (seed, crop size, precision, epoch rule, the phi options) do not
+disturb it. New fields go at the end, with defaults that reproduce the paper, so the OURargs.txt of
+older runs (without them) still load and rebuild the same network.
 """
 
 from __future__ import annotations
@@ -12,6 +14,17 @@ from ..errors import BIGPriorError
 from ..experiment import FUSION_ARGS_FILE
 from ..run import RunOptions, check_epoch_rule
 from ..runtime import check_precision
+
+BACKBONES = {"D": "DnCNN", "U": "U-Net"}  # the paper's other backbones (M, R, N) are not part of this project
+PHI_ACTIVATIONS = ("none", "sigmoid", "clamp")  # none: the paper's unbounded phi
+
+
+def check_network_choices(backbone: str, phi_activation: str) -> None:
+    """Raise a BIGPriorError for an unknown `--backbone` or `--phi_activation`."""
+    if backbone not in BACKBONES:
+        raise BIGPriorError(f"--backbone {backbone!r}: one of {', '.join(f'{k} ({v})' for k, v in BACKBONES.items())}")
+    if phi_activation not in PHI_ACTIVATIONS:
+        raise BIGPriorError(f"--phi_activation {phi_activation!r}: one of {', '.join(PHI_ACTIVATIONS)}")
 
 
 @dataclass
@@ -40,6 +53,10 @@ class FusionOptions(RunOptions):
     crop_size: int = 0  # random square training crops (0 = whole images, as the paper)
     precision: str = "default"  # default (PyTorch's: TF32 convs on CUDA), fp32 (strict), bf16 (autocast)
     test_epoch_rule: str = "lr_min"  # which epoch the test after training uses
+    phi_activation: str = "none"  # none (the paper's), sigmoid or clamp: phi in [0, 1] by construction
+    augment: bool = False  # random flips / quarter turns of the training triplets
+    self_ensemble: bool = False  # test time: phi averaged over the 8 flips / quarter turns
+    holdout: int = 0  # the last `holdout` training images are held out (test_epoch_rule holdout)
 
     def check(self) -> None:
         if self.batch_size < 1:
@@ -49,6 +66,9 @@ class FusionOptions(RunOptions):
         if self.lr <= 0:
             raise BIGPriorError(f"--lr must be positive, got {self.lr}")
         check_precision(self.precision)
-        check_epoch_rule(self.test_epoch_rule)
+        check_epoch_rule(self.test_epoch_rule, self.holdout)
+        if self.holdout >= self.train_count:
+            raise BIGPriorError(f"--holdout {self.holdout}: must leave training images of --train_count {self.train_count}")
+        check_network_choices(self.backbone, self.phi_activation)
         if self.crop_size < 0:
             raise BIGPriorError(f"--crop_size must be 0 (whole images) or positive, got {self.crop_size}")

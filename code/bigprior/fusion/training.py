@@ -2,8 +2,10 @@
 
 Training: MSE(out, gt) + phi_weight * |mean(phi)| (the MSE on the model's shifted images, see
 `BIGPriorFusion.training_outputs`), Adam and the release's cosine schedule with warm restarts
-(`run.EpochTrainer`). The data sit on the device; an epoch's shuffle and crops come from a generator
-seeded by (seed, epoch). Each epoch writes `net_<epoch>.pth` (paper layout), `train_loss.npy` and
+(`run.EpochTrainer`). The data sit on the device; an epoch's shuffle, crops and (with `augment`) one
+flip / quarter turn per batch, the same for its observation, ground truth and prior, come from a
+generator seeded by (seed, epoch). With `holdout` N, the last N training images are not trained on:
+after training each epoch's checkpoint is scored on them (`holdout.json`) and the best is tested. Each epoch writes `net_<epoch>.pth` (paper layout), `train_loss.npy` and
 `train_state.pth`, so an interrupted run resumes from its last complete epoch with the result it
 would have had uninterrupted.
 
@@ -14,8 +16,8 @@ conversion) and the paper's metric files are computed on the *unclamped* output,
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -28,18 +30,27 @@ from ..errors import BIGPriorError
 from ..experiment import (
     AUC_FILE, METRICS_FILE, MSE_FILE, NET_DATA_DIR, PHI_MEAN_FILE, PRIOR_AUC_FILE, PRIOR_MSE_FILE, Experiment,
 )
-from ..run import BatchLoss, EpochReport, EpochTrainer, Run, chosen_test_epoch, random_crop
+from ..run import (
+    BatchLoss, EpochReport, EpochTrainer, Run, chosen_test_epoch, random_crop, read_holdout_scores, write_holdout_scores,
+)
 from ..runtime import memory_format, numeric_mode
 from .data import TripletSet, load_triplets
+from .geometry import random_dihedral
 from .model import BIGPriorFusion, build_fusion_model, load_fusion_run, load_fusion_state_dict, paper_state_dict
 from .options import FusionOptions
 
 
 def _build_model(options: FusionOptions, experiment: Experiment) -> BIGPriorFusion:
     torch.manual_seed(options.seed)  # the initial weights: the same in train() and in resume()
-    return build_fusion_model(
-        experiment.degradation.observation_channels, options.backbone, options.dncnn_layers, options.extend_input
-    )
+    return build_fusion_model(experiment.degradation.observation_channels, options.backbone, options.dncnn_layers,
+                              options.extend_input, options.phi_activation)
+
+
+def training_split(experiment: Experiment, options: FusionOptions) -> tuple[list[int], list[int], list[int]]:
+    """(trained, held out, test) image indices: the last `holdout` of 0..train_count-1 are held out."""
+    train_indices, test_indices = experiment.split(options.train_count)
+    kept = len(train_indices) - options.holdout
+    return train_indices[:kept], train_indices[kept:], test_indices
 
 
 def fusion_batch_loss(model: BIGPriorFusion, data: TripletSet, options: FusionOptions,
@@ -52,6 +63,8 @@ def fusion_batch_loss(model: BIGPriorFusion, data: TripletSet, options: FusionOp
         batch = (data.x[batch_index], data.gt[batch_index], data.prior[batch_index])
         if options.crop_size:
             batch = random_crop(batch, options.crop_size, generator)
+        if options.augment:
+            batch = random_dihedral(batch, generator)
         x, gt, prior = (t.contiguous(memory_format=layout) for t in batch)
         with autocast():
             out, target, phi = model.training_outputs(x, prior, gt)
@@ -90,7 +103,7 @@ def train(
     input leaves no run folder behind. Returns the run folder."""
     options.check()
     experiment = Experiment(options.experiment, root)
-    train_indices, test_indices = experiment.split(options.train_count)
+    train_indices, _, test_indices = training_split(experiment, options)
     data = load_triplets(experiment, train_indices, workers, desc="loading training images").to(device)
     load_triplets(experiment, test_indices, workers, desc="checking test images")  # fail now, not after training
     run = Run.create(root / NET_DATA_DIR, options.experiment, options)
@@ -107,7 +120,7 @@ def resume(
     run = Run.open(folder)
     options = FusionOptions.load(run.folder)
     experiment = Experiment(options.experiment, run.workspace)
-    train_indices, _ = experiment.split(options.train_count)
+    train_indices, _, _ = training_split(experiment, options)
     data = load_triplets(experiment, train_indices, workers, desc="loading training images").to(device)
     trainer = fusion_trainer(run, options, experiment, data, device)
     start = trainer.resume()
@@ -136,8 +149,11 @@ def evaluate(
     workers: int = 4,
     batch_size: int = 4,
     epoch_rule: str = "given",
+    self_ensemble: bool | None = None,
 ) -> TestResult:
-    """Test run `folder` at `epoch` on its experiment's test images (or those of `test_data`)."""
+    """Test run `folder` at `epoch` on its experiment's test images (or those of `test_data`), with or
+    without self-ensemble (None: as the run's options say). A run with held-out images records their
+    scores per epoch in its metrics.json too."""
     run = Run.open(folder, "")
     options = FusionOptions.load(run.folder)
     model_experiment = Experiment(options.experiment, run.workspace)
@@ -145,7 +161,9 @@ def evaluate(
     data_experiment = Experiment(test_data, model_experiment.root) if ood else model_experiment
     if data_experiment.degradation.observation_channels != model_experiment.degradation.observation_channels:
         raise BIGPriorError(f"--test_data {test_data}: its observations do not have the channels the model of {options.experiment} takes")
+    options = replace(options, self_ensemble=options.self_ensemble if self_ensemble is None else self_ensemble)
     model = load_fusion_run(run.folder, epoch, device)
+    model.self_ensemble = options.self_ensemble
     _, test_indices = data_experiment.split(options.train_count)
     data = load_triplets(data_experiment, test_indices, workers, desc="loading test images")
 
@@ -157,18 +175,8 @@ def evaluate(
     FusionOptions(**{**options.__dict__, **tested}).save(out_dir)
 
     color = model_experiment.degradation.color_metrics
-    rows: list[dict] = []
-    with torch.no_grad(), numeric_mode(options.precision, device) as autocast:
-        for start in tqdm(range(0, len(data), batch_size), desc=f"testing {run.folder.name} epoch {epoch}"):
-            sl = slice(start, start + batch_size)
-            x, gt, prior = (t[sl].to(device) for t in (data.x, data.gt, data.prior))
-            with autocast():
-                out, phi = model(x, prior)
-            out, phi = out.float(), phi.float()
-            for k, index in enumerate(data.indices[sl]):
-                rows.append(_image_metrics(index, out[k], phi[k], gt[k], prior[k], color))
-                imageio.write_png(out_dir / f"{index}.png", imageio.uint8_from_float(out[k]).transpose(1, 2, 0))
-                imageio.write_png(out_dir / f"{index}_phi.png", imageio.uint8_from_float(phi[k]).transpose(1, 2, 0))
+    rows, pixels = _test_images(model, data, out_dir, options.precision, device, batch_size, color,
+                                desc=f"testing {run.folder.name} epoch {epoch}")
 
     column = lambda key: np.array([r[key] for r in rows], dtype=np.float64)  # noqa: E731
     imageio.write_npy(metric_dir / MSE_FILE, column("mse"))
@@ -178,9 +186,59 @@ def evaluate(
         imageio.write_npy(metric_dir / AUC_FILE, column("auc"))
         imageio.write_npy(metric_dir / PRIOR_AUC_FILE, column("prior_auc"))
     summary = _metrics_document(options, run.folder, epoch, epoch_rule, data_experiment.name, rows, color)
+    summary["calibration"] = _calibration_summary(pixels)
+    if options.holdout:
+        summary["holdout"] = {"images": training_split(model_experiment, options)[1], "psnr": read_holdout_scores(run.folder)}
     imageio.write_json(metric_dir / METRICS_FILE, summary)
     print(format_summary(summary, out_dir, metric_dir / METRICS_FILE))
     return TestResult(run.folder, epoch, summary)
+
+
+def _fused_batches(model: BIGPriorFusion, data: TripletSet, precision: str, device: torch.device, batch_size: int,
+                   desc: str) -> Iterator[tuple[list[int], torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]]:
+    """(indices, x, gt, prior, out, phi) of each batch of `data`, fused without gradients (float32)."""
+    with torch.no_grad(), numeric_mode(precision, device) as autocast:
+        for start in tqdm(range(0, len(data), batch_size), desc=desc):
+            sl = slice(start, start + batch_size)
+            x, gt, prior = (t[sl].to(device) for t in (data.x, data.gt, data.prior))
+            with autocast():
+                out, phi = model(x, prior)
+            yield data.indices[sl], x, gt, prior, out.float(), phi.float()
+
+
+def score_holdout(folder: Path, device: torch.device, workers: int = 4, batch_size: int = 4) -> dict[int, float]:
+    """Score every saved epoch of a run with held-out images on them (mean PSNR per image, the
+    unclamped output, as the test), writing `holdout.json` after each epoch; epochs already scored
+    there are kept (a rerun does only the missing ones). Returns epoch -> PSNR."""
+    run = Run.open(folder, "")
+    options = FusionOptions.load(run.folder)
+    experiment = Experiment(options.experiment, run.workspace)
+    _, held_out, _ = training_split(experiment, options)
+    data = load_triplets(experiment, held_out, workers, desc="loading held-out images")
+    scores = read_holdout_scores(run.folder)
+    for epoch in (e for e in run.saved_epochs() if e not in scores):
+        model = load_fusion_run(run.folder, epoch, device)
+        mse = [((out - gt) ** 2).flatten(1).mean(1) for _, _, gt, _, out, _ in
+               _fused_batches(model, data, options.precision, device, batch_size, f"held-out epoch {epoch}")]
+        scores[epoch] = float(np.mean(metrics.psnr_from_mse(torch.cat(mse).double().cpu().numpy())))
+        write_holdout_scores(run.folder, held_out, scores)
+    return read_holdout_scores(run.folder)
+
+
+def _test_images(model: BIGPriorFusion, data: TripletSet, out_dir: Path, precision: str, device: torch.device,
+                 batch_size: int, color: bool, desc: str) -> tuple[list[dict], list[tuple[np.ndarray, np.ndarray]]]:
+    """Fuse the test images in batches, write each output and phi map as PNGs; returns the metrics of
+    each image and its calibration pixels (phi, the prior's advantage)."""
+    rows: list[dict] = []
+    pixels: list[tuple[np.ndarray, np.ndarray]] = []
+    for indices, x, gt, prior, out, phi in _fused_batches(model, data, precision, device, batch_size, desc):
+        for k, index in enumerate(indices):
+            rows.append(_image_metrics(index, out[k], phi[k], gt[k], prior[k], color))
+            advantage = metrics.prior_advantage(*(imageio.chw_to_hwc(t) for t in (x[k], prior[k], gt[k])))
+            pixels.append(metrics.calibration_pixels(imageio.chw_to_hwc(phi[k]), advantage))
+            imageio.write_png(out_dir / f"{index}.png", imageio.uint8_from_float(out[k]).transpose(1, 2, 0))
+            imageio.write_png(out_dir / f"{index}_phi.png", imageio.uint8_from_float(phi[k]).transpose(1, 2, 0))
+    return rows, pixels
 
 
 def _image_metrics(index: int, out: torch.Tensor, phi: torch.Tensor, gt: torch.Tensor, prior: torch.Tensor, color: bool) -> dict:
@@ -190,6 +248,7 @@ def _image_metrics(index: int, out: torch.Tensor, phi: torch.Tensor, gt: torch.T
         "prior_mse": float(((prior - gt) ** 2).mean()),
         "phi_mean": float(phi.mean()),
         "phi_std": float(phi.std()),
+        metrics.PHI_OUTSIDE_KEY: metrics.phi_outside_share(phi),
     }
     out_np, gt_np, prior_np = (imageio.chw_to_hwc(t).astype(np.float64) for t in (out, gt, prior))
     clamped = np.clip(out_np, 0, 1)
@@ -202,6 +261,20 @@ def _image_metrics(index: int, out: torch.Tensor, phi: torch.Tensor, gt: torch.T
     return row
 
 
+def _calibration_summary(pixels: list[tuple[np.ndarray, np.ndarray]]) -> dict:
+    """`metrics.calibration` of the test images' pooled calibration pixels, as JSON numbers."""
+    phi, advantage = (np.concatenate(parts) for parts in zip(*pixels))
+    result = metrics.calibration(phi, advantage)
+    return {
+        "pixels": result.pixels,
+        "pearson_phi_advantage": result.pearson,
+        "roc_auc": result.roc.auc,
+        "prior_better_share": result.prior_better_share,
+        "phi_where_prior_better": result.phi_where_prior_better,
+        "phi_where_observation_better": result.phi_where_observation_better,
+    }
+
+
 CONVENTIONS = {
     "psnr": "10 log10(1 / MSE) per image of the UNCLAMPED fused output in [0, 1], averaged over images "
     "(the release's MSE.npy convention)",
@@ -209,6 +282,10 @@ CONVENTIONS = {
     "ssim": "scikit-image SSIM of the output clamped to [0, 1]",
     "auc": "colorization AuC on the unclamped output (the release's AUC.npy convention)",
     "phi": "mean and standard deviation of the 3-channel phi map per image (unclamped)",
+    metrics.PHI_OUTSIDE_KEY: "share of phi's values (every channel of every pixel) outside [0, 1]",
+    "calibration": "phi (mean over channels) against the prior's advantage |x - gt| - |g - gt| (Gaussian-smoothed, "
+    "metrics.prior_advantage), pixels of every test image pooled (metrics.calibration_pixels): Pearson r, ROC AUC "
+    "of phi detecting advantage > 0, mean phi where the prior / the observation is better",
 }
 
 
@@ -221,6 +298,7 @@ def _metrics_document(options: FusionOptions, folder: Path, epoch: int, rule: st
             "ssim": r["ssim"],
             "phi_mean": r["phi_mean"],
             "phi_std": r["phi_std"],
+            metrics.PHI_OUTSIDE_KEY: r[metrics.PHI_OUTSIDE_KEY],
         }
         if color:
             prior["auc"], fused["auc"] = r["prior_auc"], r["auc"]
@@ -236,6 +314,7 @@ def _metrics_document(options: FusionOptions, folder: Path, epoch: int, rule: st
         "run": folder.name,
         "epoch": epoch,
         "epoch_rule": rule,
+        "self_ensemble": options.self_ensemble,
         "test_data": data,
         "test_images": [r["index"] for r in rows],
         "conventions": CONVENTIONS,
@@ -246,14 +325,16 @@ def _metrics_document(options: FusionOptions, folder: Path, epoch: int, rule: st
 
 def format_summary(summary: dict, out_dir: Path, metrics_path: Path) -> str:
     prior, fused = summary["mean"]["prior"], summary["mean"]["bigprior"]
-    indices = summary["test_images"]
+    indices, calibration = summary["test_images"], summary["calibration"]
     has_auc = "auc" in fused
     lines = [
         f"{summary['run']} epoch {summary['epoch']} on {summary['test_data']}: {len(indices)} test images ({indices[0]}..{indices[-1]})",
         f"{'':10s} {'PSNR':>7s} {'SSIM':>7s}" + (f" {'AuC':>7s}" if has_auc else ""),
         f"{'prior':10s} {prior['psnr']:7.2f} {prior['ssim']:7.4f}" + (f" {prior['auc']:7.2f}" if has_auc else ""),
         f"{'BIGPrior':10s} {fused['psnr']:7.2f} {fused['ssim']:7.4f}" + (f" {fused['auc']:7.2f}" if has_auc else ""),
-        f"mean phi {fused['phi_mean']:.3f} (std within images {fused['phi_std']:.3f}); PSNR of the clamped output {fused['psnr_clamped']:.2f}",
+        f"mean phi {fused['phi_mean']:.3f} (std within images {fused['phi_std']:.3f}), outside [0, 1] "
+        f"{100 * fused[metrics.PHI_OUTSIDE_KEY]:.2f}% of values; PSNR of the clamped output {fused['psnr_clamped']:.2f}",
+        f"calibration: r(phi, prior advantage) {calibration['pearson_phi_advantage']:.3f}, ROC AUC {calibration['roc_auc']:.3f}",
         f"outputs: {out_dir}",
         f"metrics: {metrics_path}",
     ]
@@ -262,6 +343,9 @@ def format_summary(summary: dict, out_dir: Path, metrics_path: Path) -> str:
 
 
 def test_after_training(folder: Path, device: torch.device, workers: int = 4, batch_size: int = 4) -> TestResult:
-    """Test a finished run at the epoch its `test_epoch_rule` picks (fixed before training)."""
+    """Test a finished run at the epoch its `test_epoch_rule` picks (fixed before training; the
+    holdout rule first scores the epochs on the held-out training images, never on the test images)."""
     options = FusionOptions.load(Run.open(folder, "").folder)
-    return evaluate(folder, chosen_test_epoch(options), device, "Default", workers, batch_size, epoch_rule=options.test_epoch_rule)
+    scores = score_holdout(folder, device, workers, batch_size) if options.holdout else None
+    return evaluate(folder, chosen_test_epoch(options, scores), device, "Default", workers, batch_size,
+                    epoch_rule=options.test_epoch_rule)
