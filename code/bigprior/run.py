@@ -36,7 +36,8 @@ from .experiment import LOSS_FILE, STATE_FILE, create_numbered_dir, run_workspac
 from .runtime import host_values
 from .seeding import item_seed
 
-EPOCH_RULES = ("last", "lr_min", "holdout")
+FIXED_EPOCH_RULES = ("last", "lr_min")  # rules fixed in advance (every method)
+EPOCH_RULES = (*FIXED_EPOCH_RULES, "holdout")  # holdout: scored on held-out training images (the fusion stage)
 HOLDOUT_FILE = "holdout.json"  # the held-out scores per epoch of a run with test_epoch_rule holdout
 EPOCH_STREAM = 0  # random stream of an epoch's shuffle and crops (seeding.item_seed(seed, epoch, .))
 

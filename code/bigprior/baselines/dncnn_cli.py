@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import fields
 
 from ..experiment import run_dir
-from ..run import EPOCH_RULES
+from ..run import FIXED_EPOCH_RULES
 from ..runtime import PRECISIONS, add_resume_flag, add_root_flag, add_runtime_flags, parse_invocation, str2bool
 from .dncnn import NOISE_SOURCES, RUN_PREFIX, DnCNNOptions, resume_denoiser, evaluate_denoiser, train_denoiser
 
@@ -33,7 +33,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--noise", choices=NOISE_SOURCES, default=defaults.noise,
                         help="fresh: new AWGN per batch from the clean images; stored: the saved noisy inputs")
     parser.add_argument("--crop_size", type=int, default=defaults.crop_size, help="random square training crops (0: whole images)")
-    parser.add_argument("--test_epoch_rule", choices=EPOCH_RULES, default=defaults.test_epoch_rule,
+    parser.add_argument("--test_epoch_rule", choices=FIXED_EPOCH_RULES, default=defaults.test_epoch_rule,
                         help="epoch tested after training: last, or lr_min (the last epoch ending a cosine cycle)")
     parser.add_argument("--precision", choices=PRECISIONS, default=defaults.precision,
                         help="default (PyTorch's; TF32 convs on CUDA), fp32 (strict float32, deterministic on CUDA) or bf16 (autocast)")
