@@ -37,6 +37,8 @@ class TaskDefault:
     extend_input: bool
     prior_resolution: int  # side of the generator images the fusion network's training priors came from
     image_resolution: int  # side of its training images (> prior_resolution: priors were upsampled to them)
+    backbone: str = "D"  # the fusion network's options (FusionOptions), as trained
+    phi_activation: str = "none"
     provenance: dict[str, Any] = field(default_factory=dict)  # run, epoch, test PSNR... (written back as read)
 
     def make_degradation(self) -> Degradation:
@@ -45,7 +47,8 @@ class TaskDefault:
     def fusion_model(self, observation_channels: int, device: torch.device) -> BIGPriorFusion:
         if not self.fusion_file.is_file():
             raise BIGPriorError(f"{self.fusion_file}: the built-in fusion network of task {self.task} is missing")
-        model = load_fusion_file(self.fusion_file, observation_channels, layers=self.dncnn_layers, extend_input=self.extend_input)
+        model = load_fusion_file(self.fusion_file, observation_channels, self.backbone, self.dncnn_layers, self.extend_input,
+                                 self.phi_activation)
         return model.to(device)
 
     def to_json(self, folder: Path) -> dict[str, Any]:
@@ -53,8 +56,9 @@ class TaskDefault:
         return {
             "inversion": asdict(self.inversion),
             "degradation": dict(self.degradation),
-            "fusion": {"file": self.fusion_file.relative_to(folder).as_posix(), "dncnn_layers": self.dncnn_layers,
-                       "extend_input": self.extend_input, "prior_resolution": self.prior_resolution,
+            "fusion": {"file": self.fusion_file.relative_to(folder).as_posix(), "backbone": self.backbone,
+                       "dncnn_layers": self.dncnn_layers, "extend_input": self.extend_input,
+                       "phi_activation": self.phi_activation, "prior_resolution": self.prior_resolution,
                        "image_resolution": self.image_resolution, **self.provenance},
         }
 
@@ -62,7 +66,7 @@ class TaskDefault:
     def from_json(cls, task: str, entry: dict[str, Any], folder: Path) -> TaskDefault:
         known = {f.name for f in fields(InversionSettings)}
         fusion = dict(entry["fusion"])
-        own = ("file", "dncnn_layers", "extend_input", "prior_resolution", "image_resolution")
+        own = ("file", "backbone", "dncnn_layers", "extend_input", "phi_activation", "prior_resolution", "image_resolution")
         degradation_class(task)  # an unknown task is an error naming it
         return cls(
             task=task,
@@ -73,6 +77,8 @@ class TaskDefault:
             extend_input=bool(fusion["extend_input"]),
             prior_resolution=int(fusion["prior_resolution"]),
             image_resolution=int(fusion["image_resolution"]),
+            backbone=str(fusion.get("backbone", "D")),  # files written before these options: the paper's
+            phi_activation=str(fusion.get("phi_activation", "none")),
             provenance={k: v for k, v in fusion.items() if k not in own},
         )
 

@@ -7,7 +7,7 @@
 # Usage (from the repository root):
 #   bash results/fusion_options/run.sh [workspace, default runs/reduced_scale] [experiment ...]
 #   (default: the 11 experiments; CONFIGS="A B" and SEEDS="0" by default; EPOCHS, LAYERS, DEVICE as
-#   reduced_scale/run.sh; TRAIN_COUNT 250, HOLDOUT 25)
+#   reduced_scale/run.sh; TRAIN_COUNT 250, HOLDOUT 25, CROP 0 = whole images)
 # A run is found again by its options (collect.py find), so rerunning resumes unfinished runs and skips
 # tested ones. Ends with results/fusion_options/table.md (collect.py table).
 set -euo pipefail
@@ -22,7 +22,7 @@ fi
 DEVICE="${DEVICE:-auto}"
 # the recipe of results/reduced_scale/run.sh's fusion runs
 FUSE=(--lr 0.01 --batch_size 8 --backbone D --phi_weight 1e-5 --epochs "${EPOCHS:-16}" --dncnn_layers "${LAYERS:-8}"
-      --train_count "${TRAIN_COUNT:-250}")
+      --train_count "${TRAIN_COUNT:-250}" --crop_size "${CROP:-0}")
 declare -A CONFIG
 CONFIG[A]="--extend_input True --phi_activation sigmoid"
 CONFIG[B]="${CONFIG[A]} --backbone U --augment True --self_ensemble True"

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# Retrain the built-in fusion networks for native-resolution restore (issue 13; not run yet: a later task).
+# Retrain the built-in fusion networks for native-resolution restore (issue 13).
 #   inversion of LSUN bedroom images 0..299 at their 256x256 with the built-in 64x64 generator (--resize True:
-#   GT/input at 256, each prior inverted at 64 and enlarged to 256), fusion trained on 0..249 with
-#   --extend_input True (as the current built-in networks) and tested on 250..299, then the networks and
+#   GT/input at 256, each prior inverted at 64 and enlarged to 256), fusion trained on 0..249 with the
+#   bounded-phi options (docs/fusion.md: --extend_input True --phi_activation sigmoid --backbone U --augment True;
+#   BACKBONE=D LAYERS=8 gives the former DnCNN-8) and tested on 250..299, then the networks and
 #   defaults.json (prior_resolution 64, image_resolution 256) written by bigprior.defaults.write_defaults
 #   through results/reduced_scale/collect.py.
 # Usage (from the repository root): bash results/native_resolution/retrain.sh [workspace, default runs/native_retrain]
@@ -20,8 +21,9 @@ INVERT=(--gan_weights "$GEN" --loss_type L2 --vgg_lambda 0 --resize True --devic
         --composing_layer 4 --z_number 10 --optimization Adam --lr 0.05 --iterations "${STEPS:-100}"
         --batch_size "${INV_BATCH:-50}" --seed 0)
 # fusion: the paper's recipe with the built-in networks' depth and epochs; square crops keep a CPU epoch short
-FUSE=(--lr 0.01 --batch_size 8 --backbone D --phi_weight 1e-5 --epochs "${EPOCHS:-16}" --dncnn_layers "${LAYERS:-8}"
-      --extend_input True --train_count "${TRAIN:-250}" --crop_size "${CROP:-128}" --device "$DEVICE" --seed 0)
+FUSE=(--lr 0.01 --batch_size 8 --backbone "${BACKBONE:-U}" --phi_weight 1e-5 --epochs "${EPOCHS:-16}" --dncnn_layers "${LAYERS:-8}"
+      --extend_input True --phi_activation sigmoid --augment True --train_count "${TRAIN:-250}" --crop_size "${CROP:-128}"
+      --device "$DEVICE" --seed 0)
 
 mkdir -p "$WS/inter_data"
 invert() {  # script experiment [task flags...]

@@ -108,7 +108,7 @@ def task_default(workspace: Path, task: str, run_name: str, assets: Path) -> Tas
     return TaskDefault(
         task=task, inversion=inversion, degradation=degradation.settings(), fusion_file=fusion_file,
         dncnn_layers=options.dncnn_layers, extend_input=options.extend_input, prior_resolution=prior_resolution,
-        image_resolution=image_resolution,
+        image_resolution=image_resolution, backbone=options.backbone, phi_activation=options.phi_activation,
         provenance={"trained_on": f"{experiment.name} images 0..{options.train_count - 1} ({image_resolution}x{image_resolution}, priors "
                                   f"{prior_resolution}x{prior_resolution})", "run": run.name, "epoch": metrics["epoch"],
                     "test_psnr": {"prior": metrics["mean"]["prior"]["psnr"], "bigprior": metrics["mean"]["bigprior"]["psnr"]}},
