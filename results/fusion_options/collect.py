@@ -40,8 +40,11 @@ def _value(stored: object, given: str) -> object:
 
 
 def find_run(workspace: Path, experiment: str, flags: list[str]) -> Path | None:
-    """The lowest-numbered run of `experiment` whose options match every `--name value` pair."""
+    """The lowest-numbered run of `experiment` whose options match every `--name value` pair, and whose
+    options of OPTION_FIELDS that are not given are the defaults (so the paper's fusion is not found
+    in a run with extra options)."""
     wanted = dict(zip((f.removeprefix("--") for f in flags[::2]), flags[1::2]))
+    wanted.update({name: str(getattr(DEFAULTS, name)) for name in OPTION_FIELDS if name not in wanted})
     known = {f.name for f in fields(FusionOptions)}
     for folder in sorted((workspace / "net_data").glob(f"{experiment}_*"), key=lambda p: Run(p).id or -1):
         args_file = folder / FUSION_ARGS_FILE

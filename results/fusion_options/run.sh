@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# The fusion options of issue 15 at reduced scale: per experiment and seed, extra fusion runs next to the
-# paper's fusion (run _0) and --extend_input (run _1) of results/reduced_scale/run.sh, on the same priors.
+# The fusion options of issue 15 at reduced scale: per experiment and seed, fusion runs on the same priors
+# (a workspace whose inter_data/ is results/reduced_scale/run.sh's), with the recipe of its runs and
+#   P: the paper's fusion (its run _0), E: --extend_input True (its run _1)
 #   A: --extend_input True --phi_activation sigmoid
 #   B: A + --backbone U --augment True --self_ensemble True
 #   C: B + --test_epoch_rule holdout --holdout 25 (the epoch picked on 25 held-out training images)
@@ -24,6 +25,8 @@ DEVICE="${DEVICE:-auto}"
 FUSE=(--lr 0.01 --batch_size 8 --backbone D --phi_weight 1e-5 --epochs "${EPOCHS:-16}" --dncnn_layers "${LAYERS:-8}"
       --train_count "${TRAIN_COUNT:-250}" --crop_size "${CROP:-0}")
 declare -A CONFIG
+CONFIG[P]=""  # the paper's fusion (results/reduced_scale/run.sh's run _0)
+CONFIG[E]="--extend_input True"  # its run _1
 CONFIG[A]="--extend_input True --phi_activation sigmoid"
 CONFIG[B]="${CONFIG[A]} --backbone U --augment True --self_ensemble True"
 CONFIG[C]="${CONFIG[B]} --test_epoch_rule holdout --holdout ${HOLDOUT:-25}"
