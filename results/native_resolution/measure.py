@@ -9,6 +9,8 @@ also as a mask file). Both pipelines restore the same files with `bigprior resto
 the old one shrinks them to 64x64 and enlarges its results back, the new one works at the photo's
 size), and this script scores every output against the clean photo at the photo's resolution. The new
 pipeline runs twice for inpainting, with --keep_known True and False. Reruns reuse finished outputs.
+`--only_new --new_label "..."` restores with this checkout only and adds its rows to results.json (e.g.
+after the built-in networks were retrained).
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ SKIMAGE_PHOTOS = ("rocket", "hubble_deep_field")
 LSUN_PHOTOS = (("bedroom", 250), ("bedroom", 251), ("church", 250), ("church", 251), ("conference", 250))
 LSUN_ENLARGED = 512  # LSUN's 256 px test images, enlarged (bicubic) to this side
 SEED = 0
+NEW_LABEL = "new (native)"
 
 
 def clean_photos(workspace: Path, lsun: Path) -> dict[str, Path]:
@@ -118,21 +121,23 @@ def old_checkout(workspace: Path) -> Path:
     return folder
 
 
-def pipelines(task: str, workspace: Path) -> dict[str, tuple[Path, list[str]]]:
-    """label -> (checkout, extra restore flags): the old pipeline, the new one (and, for masked tasks,
-    the new one without pasting the known pixels back)."""
-    result = {f"old ({OLD_COMMIT}, resize-all)": (old_checkout(workspace), []), "new (native)": (ROOT, [])}
+def pipelines(task: str, workspace: Path, new_label: str, only_new: bool) -> dict[str, tuple[Path, list[str]]]:
+    """label -> (checkout, extra restore flags): the old pipeline (unless `only_new`), the new one of this
+    checkout (and, for masked tasks, the new one without pasting the known pixels back)."""
+    result = {} if only_new else {f"old ({OLD_COMMIT}, resize-all)": (old_checkout(workspace), [])}
+    result[new_label] = (ROOT, [])
     if REGISTRY[task].has_mask:
-        result["new, --keep_known False"] = (ROOT, ["--keep_known", "False"])
+        result[f"{new_label}, --keep_known False"] = (ROOT, ["--keep_known", "False"])
     return result
 
 
-def measure_task(workspace: Path, task: str, photos: dict[str, Path]) -> dict[str, dict[str, dict[str, float]]]:
+def measure_task(workspace: Path, task: str, photos: dict[str, Path], new_label: str = NEW_LABEL,
+                 only_new: bool = False) -> dict[str, dict[str, dict[str, float]]]:
     """label -> photo -> scores of one task."""
     inputs = degraded_inputs(workspace, task, photos)
     result = {}
-    for number, (label, (code, extra)) in enumerate(pipelines(task, workspace).items()):
-        out = workspace / "restored" / task / str(number)
+    for label, (code, extra) in pipelines(task, workspace, new_label, only_new).items():
+        out = workspace / "restored" / task / "".join(c if c.isalnum() else "_" for c in label)
         restore(code, task, [(path, mask) for path, mask, _ in inputs.values()], out, [*extra, "--device", "cpu"])
         result[label] = {name: scores(photos[name], path, out, known) for name, (path, _, known) in inputs.items()}
     return result
@@ -168,12 +173,15 @@ def main() -> None:
     parser.add_argument("--workspace", default="runs/native_resolution")
     parser.add_argument("--shared", default=str(ROOT.parent / "shared"))
     parser.add_argument("--tasks", default=",".join(REGISTRY), help="comma-separated experiment prefixes")
+    parser.add_argument("--new_label", default=NEW_LABEL, help="label of this checkout's rows (e.g. after retraining)")
+    parser.add_argument("--only_new", action="store_true",
+                        help="restore with this checkout only and add its rows to the results.json already here")
     args = parser.parse_args()
     workspace = Path(args.workspace).resolve()
     photos = clean_photos(workspace, Path(args.shared) / "bigprior-paper" / "lsun")
-    results = {}
+    results = imageio.read_json(HERE / "results.json")["results"] if args.only_new else {}
     for task in args.tasks.split(","):
-        results[task] = measure_task(workspace, task, photos)
+        results.setdefault(task, {}).update(measure_task(workspace, task, photos, args.new_label, args.only_new))
         print(f"{task}: done", flush=True)
     sizes = {name: list(Image.open(path).size) for name, path in photos.items()}
     imageio.write_json(HERE / "results.json", {"photos": sizes, "results": results})
