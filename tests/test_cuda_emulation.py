@@ -170,13 +170,18 @@ def test_the_closing_gather_waits_longer_than_glooss_default(monkeypatch):
 
 
 @pytest.mark.parametrize("precision", ["default", "fp32", "bf16"])
-@pytest.mark.parametrize("extend_input", [False, True], ids=["paper", "extend_input"])
-def test_the_fusion_of_a_restore_runs_on_cuda(fake_cuda, precision, extend_input):
-    """The paper's fusion network (DnCNN-17) on a 256 px colorization in each numeric mode, CUDA branches
-    taken: no host read, no host tensor; under bf16 no DnCNN activation stays in float32 (phi and the
-    blend, image-sized, are float32: the output keeps the observation's precision)."""
+@pytest.mark.parametrize("network", [("D", False, "none", False), ("D", True, "none", False), ("U", True, "sigmoid", False),
+                                     ("U", True, "sigmoid", True)],
+                         ids=["paper", "extend_input", "unet_sigmoid", "unet_sigmoid_self_ensemble"])
+def test_the_fusion_of_a_restore_runs_on_cuda(fake_cuda, precision, network):
+    """The paper's fusion network (DnCNN-17), and the bounded-phi U-Net of the built-in networks (with and
+    without the self-ensemble), on a 256 px colorization in each numeric mode, CUDA branches taken: no
+    host read, no host tensor; under bf16 no network activation stays in float32 (phi and the blend,
+    image-sized, are float32: the output keeps the observation's precision)."""
+    backbone, extend_input, phi_activation, self_ensemble = network
     with torch.device(META):
-        model = build_fusion_model(1, "D", 17, extend_input).eval()
+        model = build_fusion_model(1, backbone, 17, extend_input, phi_activation).eval()
+    model.self_ensemble = self_ensemble
     with fake_cuda():
         model = model.to_empty(device=CUDA)
         x, prior = torch.rand(2, 1, 256, 256, device=CUDA), torch.rand(2, 3, 256, 256, device=CUDA)
