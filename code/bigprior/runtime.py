@@ -208,14 +208,27 @@ def parse_invocation(parser: argparse.ArgumentParser, argv: Sequence[str] | None
     return Invocation(args, workspace_root(args.root), resolve_device(args.device))
 
 
+OUT_OF_MEMORY_HINT = ("lower --batch_size (restore: --tile), or run with --device cpu; "
+                      "what was finished is kept and a rerun resumes")
+
+
 def run_cli(main: Callable[[Sequence[str] | None], object], argv: Sequence[str] | None = None) -> int:
-    """Run a command's `main`, turning a BIGPriorError into one line on stderr and exit code 2."""
+    """Run a command's `main`, turning an error a user can act on into one line on stderr and exit
+    code 2: a BIGPriorError, the GPU running out of memory, an operating-system error (the file named).
+    Ctrl-C exits with 130 (writes are atomic: no partial file is left, and long runs resume)."""
     try:
         main(argv)
     except BIGPriorError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except torch.cuda.OutOfMemoryError:
+        print(f"error: out of GPU memory; {OUT_OF_MEMORY_HINT}", file=sys.stderr)
+        return 2
+    except OSError as exc:
+        names = " -> ".join(str(name) for name in (exc.filename, exc.filename2) if name)
+        print(f"error: {names or 'input/output'}: {exc.strerror or exc}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
+        print("interrupted (finished work is kept; rerun the command to resume)", file=sys.stderr)
         return 130
     return 0
