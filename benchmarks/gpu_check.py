@@ -10,8 +10,9 @@ rewritten after every part, so a run stopped from outside still leaves one:
    one-image reference loop against the batched loop in strict fp32 (and the agreement of the priors after
    50 steps), then bf16 (and bf16 vs fp32 priors);
 3. fusion epoch time at the paper's settings (benchmarks/fusion_epoch.py: release-style loop, project modes);
-4. col_bedroom trained from scratch with the paper's settings (50 epochs, whole images), seeds 0, 1, 2, plain
-   and --extend_input True (results/col_bedroom_from_scratch/run.sh, collect.py), three runs at a time;
+4. col_bedroom trained from scratch with the paper's settings (50 epochs, whole images), seeds 0, 1, 2, plain,
+   --extend_input True and bounded phi (issue 15: U-Net, sigmoid, augment, self-ensemble)
+   (results/col_bedroom_from_scratch/run.sh, collect.py), three runs at a time;
 5. a fusion run killed after its first epoch and resumed, against the same run uninterrupted (strict fp32);
 6. `torchrun --nproc_per_node=1` of the colorization inversion script;
 7. inversion with torch.compile (bf16, then strict fp32), with what time is left: compiling takes minutes.
@@ -52,7 +53,7 @@ PARTS: list[Part] = [
     ("inversion-fp32", inversion_part("fp32"), 70, 30, False),
     ("inversion-bf16", inversion_part("bf16"), 50, 25, False),
     ("fusion", part_fusion_epoch, 60, 20, False),
-    ("col_bedroom", part_col_bedroom, 210, 90, True),
+    ("col_bedroom", part_col_bedroom, 270, 90, True),
     ("resume", part_resume, 60, 30, True),
     ("torchrun", part_torchrun, 45, 20, True),
     ("inversion-bf16-compiled", inversion_part("bf16-compiled"), 150, 60, False),
@@ -66,6 +67,10 @@ GOALS = [  # number key, goal text, test
     *((f"col.seed{s}_extendFalse.auc", f"col_bedroom seed {s}: above 89.28 AuC", lambda v: v > 89.28) for s in range(3)),
     *((f"col.seed{s}_extendTrue.psnr", f"col_bedroom seed {s}, --extend_input: >= 23.5 dB", lambda v: v >= 23.5)
       for s in range(3)),
+    *((f"col.seed{s}_bounded.psnr", f"col_bedroom seed {s}, bounded phi: above 23.5 dB", lambda v: v > 23.5)
+      for s in range(3)),
+    ("col.bounded.mean_psnr", "col_bedroom, bounded phi: >= 23.8 dB, mean of 3 seeds", lambda v: v >= 23.8),
+    ("col.bounded.mean_auc", "col_bedroom, bounded phi: >= 89.8 AuC, mean of 3 seeds", lambda v: v >= 89.8),
     ("resume.difference", "resume: the same weights as the uninterrupted run", lambda v: v == 0),
 ]
 

@@ -21,6 +21,7 @@ from PIL import Image
 import pack_gpu_data
 from gpu_runner import ROOT, Context, Section, output_lines, run_commands, run_one
 
+COL_VARIANTS = ("extendFalse", "extendTrue", "bounded")  # results/col_bedroom_from_scratch/run.sh's
 COL_PRECISION = "bf16"  # col_bedroom runs in the fastest mode; the fusion part shows what each mode costs
 PAPER_FUSION = ["--experiment", "col_bedroom", "--lr", "0.01", "--batch_size", "8", "--backbone", "D",
                 "--phi_weight", "1e-5"]
@@ -180,10 +181,10 @@ def col_runs(ctx: Context) -> dict[str, list[str]]:
                 "PAPER": str(ctx.paper), "TRAIN_COUNT": str(train_count(ctx))}
     runs = {}
     for seed in ("0",) if ctx.smoke else ("0", "1", "2"):
-        for extend in ("False", "True"):
-            workspace = ctx.work / "col" / f"seed{seed}_extend{extend}"
-            values = {**settings, "SEEDS": seed, "EXTENDS": extend, "COLLECT": "False"}
-            runs[f"col_seed{seed}_extend{extend}"] = ["env", *(f"{k}={v}" for k, v in values.items()), "bash",
+        for variant in COL_VARIANTS:
+            workspace = ctx.work / "col" / f"seed{seed}_{variant}"
+            values = {**settings, "SEEDS": seed, "VARIANTS": variant, "COLLECT": "False"}
+            runs[f"col_seed{seed}_{variant}"] = ["env", *(f"{k}={v}" for k, v in values.items()), "bash",
                                                       "results/col_bedroom_from_scratch/run.sh", str(workspace)]
     return runs
 
@@ -195,6 +196,11 @@ def col_numbers(lines: list[str]) -> dict[str, float]:
         tag, run, _ = line.split()
         mean = json.loads((ROOT / run / "metrics.json").read_text())["mean"]["bigprior"]
         numbers[f"col.{tag}.psnr"], numbers[f"col.{tag}.auc"] = mean["psnr"], mean["auc"]
+    for variant in COL_VARIANTS:
+        for metric in ("psnr", "auc"):
+            values = [v for k, v in numbers.items() if k.startswith("col.seed") and k.endswith(f"_{variant}.{metric}")]
+            if values:
+                numbers[f"col.{variant}.mean_{metric}"] = sum(values) / len(values)
     return numbers
 
 

@@ -27,7 +27,7 @@ def test_gpu_check_smoke_run_writes_a_full_report(tmp_path: Path) -> None:
                      r"float32 check after 2 steps: max \\\|batched - reference\\\| = [0-9.e+-]+", text)
     assert "| inpainting | bf16 autocast, channels-last, folded |" in text and "bf16 vs fp32 priors after 2 steps" in text
     assert len(re.findall(r"^\| this project, precision=\w+ \| [0-9.]+ \|$", text, re.MULTILINE)) == 3
-    assert len(re.findall(r"^\| 0 \| (False|True) \| 2 \| whole \|", text, re.MULTILINE)) == 2  # collect.py's rows
+    assert len(re.findall(r"^\| 0 \| (extendFalse|extendTrue|bounded) \| 2 \| whole \|", text, re.MULTILINE)) == 3  # collect.py's rows
     assert "max |weight difference| = 0 (bit-identical)" in text
     assert "4 priors written" in text and "over 1 process(es)" in text
     assert "| resume: the same weights as the uninterrupted run | 0 | toy sizes |" in text

@@ -25,24 +25,24 @@ def main() -> None:
         metrics = json.loads((Path(run) / "metrics.json").read_text())
         options = json.loads((Path(run) / "OURargs.txt").read_text())
         fused = metrics["mean"]["bigprior"]
-        extend = options["extend_input"]
-        by_variant.setdefault(extend, []).append(fused)
-        rows.append(f"| {options['seed']} | {extend} | {options['epochs']} | {options['crop_size'] or 'whole'} | "
+        variant = tag.split("_", 1)[1]
+        by_variant.setdefault(variant, []).append(fused)
+        rows.append(f"| {options['seed']} | {variant} | {options['epochs']} | {options['crop_size'] or 'whole'} | "
                     f"{metrics['epoch']} | {fused['psnr']:.2f} | {fused['auc']:.2f} | {fused['phi_mean']:.3f} | "
                     f"{int(seconds) / 60:.1f} |")
     device = torch.cuda.get_device_name(0) if torch.cuda.is_available() else f"CPU ({platform.processor() or platform.machine()})"
     lines = [
         f"Device: {device}. Published (the paper's checkpoint, epoch 24): PSNR {PUBLISHED['psnr']} dB, AuC {PUBLISHED['auc']}.",
         "",
-        "| seed | extend_input | epochs | training crops | tested epoch | PSNR | AuC | mean phi | wall time (min) |",
+        "| seed | variant | epochs | training crops | tested epoch | PSNR | AuC | mean phi | wall time (min) |",
         "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
         *rows,
         "",
     ]
-    for extend, runs in sorted(by_variant.items()):
+    for variant, runs in sorted(by_variant.items()):
         psnr = [r["psnr"] for r in runs]
         auc = [r["auc"] for r in runs]
-        lines.append(f"extend_input={extend}: PSNR {np.mean(psnr):.2f} dB (min {min(psnr):.2f}, max {max(psnr):.2f}), "
+        lines.append(f"{variant}: PSNR {np.mean(psnr):.2f} dB (min {min(psnr):.2f}, max {max(psnr):.2f}), "
                      f"AuC {np.mean(auc):.2f} over {len(runs)} seed(s); above the published {PUBLISHED['psnr']} dB in "
                      f"{sum(p > PUBLISHED['psnr'] for p in psnr)} of {len(runs)}.")
     text = "\n".join(lines) + "\n"

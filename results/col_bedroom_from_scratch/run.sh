@@ -1,18 +1,22 @@
 #!/usr/bin/env bash
 # Fusion training from scratch on the paper's col_bedroom priors (../shared/bigprior-paper), several seeds,
-# with the paper's fusion and with --extend_input True; tested on images 250..299 at the epoch the
+# with the paper's fusion, with --extend_input True and (VARIANTS) with bounded phi; tested on images 250..299 at the epoch the
 # run's --test_epoch_rule picks (lr_min: the last epoch that ends a cosine cycle), then tabulated.
 # Usage (repository root): bash results/col_bedroom_from_scratch/run.sh [workspace]
 #   full scale (GPU):  SEEDS="0 1 2" EPOCHS=50 CROP=0 DEVICE=cuda bash results/col_bedroom_from_scratch/run.sh
 #   reduced (CPU):     SEEDS="0" EPOCHS=16 CROP=128 bash results/col_bedroom_from_scratch/run.sh
-# EXTENDS="False True" (the variants) and TRAIN_COUNT=250 can be set too; COLLECT=False leaves table.md alone.
+# VARIANTS="extendFalse extendTrue" (the paper's fusion, --extend_input True; "bounded" adds issue 15's bounded
+# phi: --extend_input True --phi_activation sigmoid --backbone U --augment True --self_ensemble True) and
+# TRAIN_COUNT=250 can be set too; COLLECT=False leaves table.md alone.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 WS="${1:-runs/col_bedroom_from_scratch}"
 PAPER="${PAPER:-../shared/bigprior-paper}"
 SEEDS="${SEEDS:-0 1 2}"
 EPOCHS="${EPOCHS:-50}"; CROP="${CROP:-0}"; DEVICE="${DEVICE:-auto}"; PRECISION="${PRECISION:-default}"
-EXTENDS="${EXTENDS:-False True}"; TRAIN_COUNT="${TRAIN_COUNT:-250}"
+VARIANTS="${VARIANTS:-extendFalse extendTrue}"; TRAIN_COUNT="${TRAIN_COUNT:-250}"
+declare -A FLAGS=([extendFalse]="--extend_input False" [extendTrue]="--extend_input True"
+                  [bounded]="--extend_input True --phi_activation sigmoid --backbone U --augment True --self_ensemble True")
 
 # the paper's data, linked file by file (nothing is ever written into ../shared)
 for sub in GT input mGANoutput; do
@@ -21,13 +25,14 @@ for sub in GT input mGANoutput; do
     ln -sf "$(realpath "$f")" "$WS/inter_data/col_bedroom/$sub/$(basename "$f")"
   done
 done
-for extend in $EXTENDS; do
+for variant in $VARIANTS; do
+  read -r -a flags <<< "${FLAGS[$variant]}"
   for seed in $SEEDS; do
-    tag="seed${seed}_extend${extend}"
+    tag="seed${seed}_${variant}"
     if grep -qs "^$tag " "$WS/runs.txt"; then continue; fi
     start=$(date +%s)
     python code/train.py --root "$WS" --experiment col_bedroom --lr 0.01 --batch_size 8 --backbone D --phi_weight 1e-5 \
-      --epochs "$EPOCHS" --crop_size "$CROP" --seed "$seed" --extend_input "$extend" --device "$DEVICE" \
+      --epochs "$EPOCHS" --crop_size "$CROP" --seed "$seed" "${flags[@]}" --device "$DEVICE" \
       --precision "$PRECISION" --train_count "$TRAIN_COUNT" | tee "$WS/last.log"
     run=$(grep -o 'Completed: .*' "$WS/last.log" | sed 's/Completed: //')
     echo "$tag $run $(( $(date +%s) - start ))" >> "$WS/runs.txt"
