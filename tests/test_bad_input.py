@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import pickle
+import stat
 from collections.abc import Callable
 from pathlib import Path
 
@@ -740,9 +741,20 @@ def _param(c: Case) -> pytest.param:
     marks = []
     if c.xfail:
         marks.append(pytest.mark.xfail(strict=True, reason=c.xfail))
-    if c.needs_permissions:
-        marks.append(pytest.mark.skipif(IS_ROOT, reason="root ignores folder permissions"))
     return pytest.param(c, id=c.id, marks=marks)
+
+
+def _permissions_as_a_user_sees_them(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Root (CI) may write into a 0o500 folder; make `os.access` answer as for its owner, a normal user,
+    so the unwritable-folder cases check the commands' own refusal everywhere."""
+    real = os.access
+
+    def access(path, mode, *args, **kwargs):
+        if mode & os.W_OK and not os.stat(path).st_mode & stat.S_IWUSR:
+            return False
+        return real(path, mode, *args, **kwargs)
+
+    monkeypatch.setattr(os, "access", access)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -760,7 +772,10 @@ def test_the_code_running_pickle_does_run_code_when_unpickled(tmp_path: Path) ->
 
 
 @pytest.mark.parametrize("bad", [_param(c) for c in CASES])
-def test_bad_input_is_refused_cleanly(bad: Case, assets: Assets, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+def test_bad_input_is_refused_cleanly(bad: Case, assets: Assets, tmp_path: Path, capsys: pytest.CaptureFixture,
+                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    if bad.needs_permissions and IS_ROOT:
+        _permissions_as_a_user_sees_them(monkeypatch)
     ws = tmp_path / "ws"
     ws.mkdir()
     setup = bad.build(ws, assets)
