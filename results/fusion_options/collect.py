@@ -58,8 +58,12 @@ def find_run(workspace: Path, experiment: str, flags: list[str]) -> Path | None:
     return None
 
 
+RECIPE_FIELDS = ("dncnn_layers", "crop_size")  # the same for every run of a workspace: not part of the label
+
+
 def _options_label(args: dict) -> str:
-    changed = [f"{name}={args[name]}" for name in OPTION_FIELDS if name in args and args[name] != getattr(DEFAULTS, name)]
+    changed = [f"{name}={args[name]}" for name in OPTION_FIELDS
+               if name not in RECIPE_FIELDS and name in args and args[name] != getattr(DEFAULTS, name)]
     return ", ".join(changed) or "paper"
 
 
@@ -74,31 +78,65 @@ def _cell(value: object, decimals: int) -> str:
     return f"{value:.{decimals}f}" if isinstance(value, (int, float)) else ""
 
 
-def table_rows(workspace: Path) -> list[str]:
-    rows = []
+def run_records(workspace: Path) -> list[dict]:
+    """One record per tested fusion run: its options and the numbers of its metrics.json."""
+    records = []
     for path in sorted((workspace / "net_data").glob(f"*/{METRICS_FILE}")):
         folder = path.parent
         if not (folder / FUSION_ARGS_FILE).is_file():  # another method's run (the DnCNN baseline)
             continue
         args, document = json.loads((folder / FUSION_ARGS_FILE).read_text()), json.loads(path.read_text())
         fused, prior = document["mean"]["bigprior"], document["mean"]["prior"]
-        calibration = document.get("calibration", {})
-        cells = [document["experiment"], folder.name, _options_label(args), str(args.get("seed", 0)), str(document["epoch"]),
-                 _cell(prior["psnr"], 2), _cell(fused["psnr"], 2), _cell(fused.get("auc"), 2),
-                 _cell(fused["phi_mean"], 3), _cell(fused.get(metrics.PHI_OUTSIDE_KEY), 4),
-                 _cell(calibration.get("pearson_phi_advantage"), 3), _cell(_file_span_minutes(folder), 1)]
-        rows.append("| " + " | ".join(cells) + " |")
-    return rows
+        records.append({
+            "experiment": document["experiment"], "run": folder.name, "options": _options_label(args),
+            "bounded": args.get("phi_activation", "none") != "none", "seed": args.get("seed", 0), "epoch": document["epoch"],
+            "prior_psnr": prior["psnr"], "psnr": fused["psnr"], "auc": fused.get("auc"), "phi_mean": fused["phi_mean"],
+            "outside": fused.get(metrics.PHI_OUTSIDE_KEY), "r": document.get("calibration", {}).get("pearson_phi_advantage"),
+            "minutes": _file_span_minutes(folder),
+        })
+    return records
+
+
+def table_rows(records: list[dict]) -> list[str]:
+    return ["| " + " | ".join([r["experiment"], r["run"], r["options"], str(r["seed"]), str(r["epoch"]), _cell(r["prior_psnr"], 2),
+                               _cell(r["psnr"], 2), _cell(r["auc"], 2), _cell(r["phi_mean"], 3), _cell(r["outside"], 4),
+                               _cell(r["r"], 3), _cell(r["minutes"], 1)]) + " |" for r in records]
+
+
+def summary(records: list[dict]) -> list[str]:
+    """Per experiment, the paper's fusion against the best other option (by PSNR); phi's calibration,
+    bounded against unbounded, on the experiments that have both."""
+    lines, wins, compared = [], 0, 0
+    for experiment in sorted({r["experiment"] for r in records}):
+        runs = [r for r in records if r["experiment"] == experiment]
+        paper = [r for r in runs if r["options"] == "paper"]
+        others = [r for r in runs if r["options"] != "paper"]
+        if not paper or not others:
+            continue
+        best = max(others, key=lambda r: r["psnr"])
+        compared, wins = compared + 1, wins + (best["psnr"] > paper[0]["psnr"])
+        lines.append(f"- {experiment}: paper {paper[0]['psnr']:.2f} dB, best option {best['psnr']:.2f} dB "
+                     f"({best['psnr'] - paper[0]['psnr']:+.2f}; {best['options']}); BIGPrior vs prior {best['psnr'] - best['prior_psnr']:+.2f} dB")
+    if compared:
+        lines.insert(0, f"The best option beats the paper's fusion in {wins} of {compared} experiments.")
+    with_r = [r for r in records if r["r"] is not None]
+    for label, bounded in (("bounded phi (sigmoid)", True), ("unbounded phi (none)", False)):
+        values = [r["r"] for r in with_r if r["bounded"] == bounded]
+        if values:
+            lines.append(f"- r(phi, prior advantage), {label}: mean {sum(values) / len(values):.3f} over {len(values)} runs "
+                         f"(min {min(values):.3f}, max {max(values):.3f})")
+    return lines
 
 
 def write_table(workspace: Path, out: Path) -> None:
     header = ("| experiment | run | options | seed | epoch | prior PSNR | PSNR | AuC | mean phi | phi outside [0, 1] | "
               "r(phi, prior advantage) | minutes (file span) |")
+    records = run_records(workspace)
     lines = [f"# Fusion options (issue 15): {workspace}", "",
              "PSNR and AuC of the unclamped output over the test images (metrics.json); AuC for colorization only; "
              "phi outside [0, 1]: share of phi's values; r: Pearson correlation of phi with the prior's smoothed "
              "per-pixel advantage |x - gt| - |g - gt| (`metrics.calibration`, empty for runs tested before it was recorded).",
-             "", header, "|" + " --- |" * (header.count("|") - 1), *table_rows(workspace), ""]
+             "", header, "|" + " --- |" * (header.count("|") - 1), *table_rows(records), "", *summary(records), ""]
     out.write_text("\n".join(lines))
     print(f"wrote {out}")
 
