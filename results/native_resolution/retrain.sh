@@ -22,7 +22,7 @@ INVERT=(--gan_weights "$GEN" --loss_type L2 --vgg_lambda 0 --resize True --devic
         --batch_size "${INV_BATCH:-50}" --seed 0)
 # fusion: the paper's recipe with the built-in networks' depth and epochs; square crops keep a CPU epoch short
 FUSE=(--lr 0.01 --batch_size 8 --backbone "${BACKBONE:-U}" --phi_weight 1e-5 --epochs "${EPOCHS:-16}" --dncnn_layers "${LAYERS:-8}"
-      --extend_input True --phi_activation sigmoid --augment True --train_count "${TRAIN:-250}" --crop_size "${CROP:-128}"
+      --extend_input True --phi_activation sigmoid --augment True --train_count "${TRAIN:-250}" --crop_size "${CROP:-64}"
       --device "$DEVICE" --seed 0)
 
 mkdir -p "$WS/inter_data"

@@ -116,13 +116,14 @@ def task_default(workspace: Path, task: str, run_name: str, assets: Path) -> Tas
 
 
 def make_defaults(workspace: Path, dataset: str = DEFAULT_DATASET, run_id: int = DEFAULT_RUN_ID,
-                  assets: Path = ASSETS_DIR) -> dict:
+                  assets: Path = ASSETS_DIR, task_runs: dict[str, int] | None = None) -> dict:
     """Write each task's fusion network and `<assets>/defaults.json` (with the built-in generator, copied
-    into `assets` when it is another folder)."""
+    into `assets` when it is another folder); `task_runs` picks another run ID for some tasks."""
+    task_runs = task_runs or {}
     generator = assets / DEFAULT_GENERATOR.name
     if not generator.is_file():
         imageio.write_with(generator, lambda tmp: shutil.copyfile(DEFAULT_GENERATOR, tmp))
-    tasks = {task: task_default(workspace, task, f"{task}_{dataset}_{run_id}", assets) for task in REGISTRY}
+    tasks = {task: task_default(workspace, task, f"{task}_{dataset}_{task_runs.get(task, run_id)}", assets) for task in REGISTRY}
     return write_defaults(generator, tasks, assets / DEFAULTS_FILE.name)
 
 
@@ -135,6 +136,8 @@ def main() -> None:
     parser.add_argument("--dataset", default=DEFAULT_DATASET, help="the experiments <task>_<dataset> of the defaults")
     parser.add_argument("--run_id", type=int, default=DEFAULT_RUN_ID, help="their fusion runs <task>_<dataset>_<ID>")
     parser.add_argument("--assets", default=str(ASSETS_DIR), help="folder of the defaults (default: the built-in ones)")
+    parser.add_argument("--task_run", action="append", default=[], metavar="TASK=ID",
+                        help="another run ID for one task (repeatable), e.g. inpcrop=1")
     args = parser.parse_args()
     workspace = Path(args.workspace)
     if not args.defaults_only:
@@ -143,7 +146,8 @@ def main() -> None:
         imageio.write_text(HERE / "table.md", text)
         print(text)
     if not args.no_defaults:
-        make_defaults(workspace, args.dataset, args.run_id, Path(args.assets))
+        task_runs = {task: int(number) for task, number in (item.split("=", 1) for item in args.task_run)}
+        make_defaults(workspace, args.dataset, args.run_id, Path(args.assets), task_runs)
         print(f"built-in defaults written to {Path(args.assets) / DEFAULTS_FILE.name}")
 
 
