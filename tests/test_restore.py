@@ -61,7 +61,10 @@ def test_committed_models_load_and_run():
         with torch.no_grad():
             out, phi = model(x, prior)
         assert out.shape == phi.shape == (1, 3, 32, 32) and torch.isfinite(out).all()
-        assert default.prior_resolution == default.image_resolution == generator.resolution
+        # issue 15: the built-in networks' phi is a share, in [0, 1] by construction
+        assert default.phi_activation == "sigmoid" and 0 <= phi.min() and phi.max() <= 1
+        # issue 13: trained at native resolution, on priors enlarged from the generator's size
+        assert default.prior_resolution == generator.resolution < default.image_resolution
     total = sum(p.stat().st_size for p in defaults.generator_file.parent.glob("*.pth"))
     assert total < 20e6  # all committed weights together
 
@@ -127,17 +130,17 @@ def test_output_size_equals_input_size_for_odd_sizes(tmp_path, size):
 
 def test_tiled_fusion_equals_one_pass():
     fusion = load_defaults().task("denblind").fusion_model(3, torch.device("cpu"))
-    assert receptive_radius(fusion) == 8  # 8 layers of 3x3 convolutions
+    assert receptive_radius(fusion) == 23  # the built-in U-Net's stated radius (tests/test_phi_options.py checks it)
     generator = torch.Generator().manual_seed(0)
     x, prior = torch.rand(3, 150, 131, generator=generator), torch.rand(3, 150, 131, generator=generator)
     whole_out, whole_phi = fuse_tiled(fusion, x, prior, tile=1000)
     for tile in (17, 64):
         out, phi = fuse_tiled(fusion, x, prior, tile=tile)
         assert float((out - whole_out).abs().max()) < 1e-5 and float((phi - whole_phi).abs().max()) < 1e-5
-    # a margin one pixel short of the receptive field shows at the seams
+    # a margin well short of the receptive field shows at the seams (tests/test_phi_options.py pins the radius itself)
     short = pipeline_module.receptive_radius
     try:
-        pipeline_module.receptive_radius = lambda network: short(network) - 1
+        pipeline_module.receptive_radius = lambda network: short(network) // 2
         out, _ = fuse_tiled(fusion, x, prior, tile=64)
     finally:
         pipeline_module.receptive_radius = short
