@@ -258,15 +258,19 @@ def test_report_calibration_table_figures_and_per_image_values(synthetic_root, t
     expected = metrics.calibration(np.concatenate(phi), np.concatenate(advantage))
     row = _table_rows(report.tables[CALIBRATION_TITLE])[1]
     assert row[:4] == ["inpcrop_synth", "inpcrop_synth_0 epoch 1", "2", str(2 * 16 * 16)]
+    # phi outside [0, 1]: what the fusion test recorded in the run's metrics.json (the saved 8-bit maps are clamped)
+    recorded = {image["index"]: image["bigprior"][metrics.PHI_OUTSIDE_KEY]
+                for image in imageio.read_json(synthetic_root / "net_data" / "inpcrop_synth_0" / "metrics.json")["images"]}
     assert row[4:] == [f"{expected.prior_better_share:.3f}", f"{expected.pearson:.3f}", f"{expected.roc.auc:.3f}",
-                       f"{expected.phi_where_prior_better:.3f}", f"{expected.phi_where_observation_better:.3f}", "n/a"]
+                       f"{expected.phi_where_prior_better:.3f}", f"{expected.phi_where_observation_better:.3f}",
+                       f"{np.mean([recorded[4], recorded[5]]):.4f}"]
 
     rows = [r for r in _read_csv(report.results_csv) if r["experiment"] == "inpcrop_synth"]
     image = metrics.calibration(phi[1], advantage[1])
     assert float(rows[1]["phi_advantage_r"]) == pytest.approx(image.pearson, abs=1e-12)
     assert float(rows[1]["phi_roc_auc"]) == pytest.approx(image.roc.auc, abs=1e-12)
     assert float(rows[1]["prior_better_share"]) == pytest.approx(image.prior_better_share, abs=1e-12)
-    assert rows[1]["phi_outside_share"] == ""
+    assert float(rows[1]["phi_outside_share"]) == pytest.approx(recorded[5], abs=1e-12)
 
 
 def test_report_reads_phi_outside_from_the_fusion_runs_metrics(synthetic_root, tmp_path):
