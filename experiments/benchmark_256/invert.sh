@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# The inversion stage of the 256 px benchmark (issue 19): the paper's 11 experiments on LSUN images 0..299 of
+# ../shared/bigprior-paper/lsun/<category> at their own 256x256, the prior of each made as `bigprior restore`
+# makes it (the built-in 64x64 generator and inversion settings, defaults.json: the observation brought to 64 px,
+# inverted there, the prior enlarged back; --resize True). Reruns resume.
+# Usage (from the repository root): bash experiments/benchmark_256/invert.sh [workspace, default runs/benchmark_256]
+#   COUNT=N inverts only images 0..N-1 (a smoke test); CATEGORIES="bedroom" only some categories.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+WS="${1:-runs/benchmark_256}"
+PAPER_LSUN="${PAPER_LSUN:-../shared/bigprior-paper/lsun}"
+GEN=code/bigprior/assets/default/pggan_lsun64.pth
+DEVICE="${DEVICE:-auto}"
+INVERT=(--gan_weights "$GEN" --loss_type L2 --vgg_lambda 0 --resize True --device "$DEVICE" --max_images "${COUNT:-300}"
+        --composing_layer 4 --z_number 10 --optimization Adam --lr 0.05 --iterations "${STEPS:-100}"
+        --batch_size "${INV_BATCH:-50}" --seed 0)
+mkdir -p "$WS/inter_data"
+invert() {  # script experiment category [task flags...]
+  local script=$1 exp=$2 cat=$3; shift 3
+  python "code/mganprior/$script.py" -i "$PAPER_LSUN/$cat" -o "$WS/inter_data/$exp" "${INVERT[@]}" "$@"
+}
+for cat in ${CATEGORIES:-bedroom church conference}; do
+  if [ "$cat" != conference ]; then invert colorization "col_$cat" "$cat"; fi
+  invert inpainting "inpcrop_$cat" "$cat" --mask mask_center.png
+  invert inpainting "inpvar_$cat" "$cat" --varmask True --min_p 2 --max_p 4 --width_mean 64 --width_var 32
+  invert denoising "denblind_$cat" "$cat" --sigma_min 5 --sigma_max 50
+done
