@@ -26,7 +26,7 @@ from PIL import Image
 
 from bigprior import cli
 from bigprior.inversion.cli import SCRIPTS, script_main
-from bigprior.runtime import run_cli
+from bigprior.commandline import run_cli
 
 MARKER = "CODE_RAN"  # the file a code-running pickle creates in the workspace when it is unpickled
 TEMP_PATTERNS = ("*.tmp*", "tmp*", ".*.tmp", "*.partial", "*.part", "*~")

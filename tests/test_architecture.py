@@ -1,4 +1,4 @@
-"""The package's structural promises (docs/architecture.md), checked on the source: the inversion stage
+"""The package's structural promises (docs/architecture.md), checked on the source: no import cycle, the inversion stage
 imports nothing from the fusion stage, no function is longer than 80 lines, resume is defined in one
 module, and the package never resolves files relative to the source checkout."""
 
@@ -73,3 +73,68 @@ def test_no_path_is_resolved_against_the_source_checkout():
     offenders = [str(path.relative_to(PACKAGE)) for path in _modules() if "__file__).parents[" in path.read_text()
                  or "__file__).resolve().parents[" in path.read_text()]
     assert not offenders, offenders
+
+
+def _module_name(path: Path) -> str:
+    parts = ["bigprior", *path.relative_to(PACKAGE).with_suffix("").parts]
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def import_graph() -> dict[str, set[str]]:
+    """Module -> the package's modules it imports, at module level or inside a function alike (a
+    deferred import that works around a cycle is still a cycle); not the packages above it."""
+    modules = {_module_name(path): path for path in _modules()}
+    graph = {}
+    for name, path in modules.items():
+        targets = set()
+        for imported in _imported(path):
+            if imported in modules:
+                targets.add(imported)
+            elif imported.rpartition(".")[0] in modules:  # `from .module import name`
+                targets.add(imported.rpartition(".")[0])
+        # a package's own __init__ runs before any of its modules: an edge to it is no cycle
+        graph[name] = {target for target in targets if target != name and not name.startswith(target + ".")}
+    return graph
+
+
+def import_cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """The strongly connected components of more than one module (Tarjan), each sorted."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    cycles: list[list[str]] = []
+
+    def visit(node: str) -> None:
+        index[node] = low[node] = len(index)
+        stack.append(node)
+        for target in sorted(graph[node]):
+            if target not in index:
+                visit(target)
+                low[node] = min(low[node], low[target])
+            elif target in stack:
+                low[node] = min(low[node], index[target])
+        if low[node] == index[node]:
+            component = []
+            while True:
+                member = stack.pop()
+                component.append(member)
+                if member == node:
+                    break
+            if len(component) > 1:
+                cycles.append(sorted(component))
+
+    for node in sorted(graph):
+        if node not in index:
+            visit(node)
+    return cycles
+
+
+def test_the_cycle_finder_finds_a_cycle():
+    assert import_cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
+    assert import_cycles({"a": {"b"}, "b": set()}) == []
+
+
+def test_the_package_has_no_import_cycle():
+    graph = import_graph()
+    assert "bigprior.experiment" in graph["bigprior.commandline"]  # the graph sees the package's imports
+    assert not import_cycles(graph), import_cycles(graph)

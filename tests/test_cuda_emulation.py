@@ -19,8 +19,8 @@ from bigprior.fusion.model import build_fusion_model
 from bigprior.generators import PGGANGenerator
 from bigprior.generators.pggan import upsample_nearest_x2
 from bigprior.inversion import InversionLoss, MultiCodeGenerator, VGGFeatures, invert
-from bigprior.inversion import distributed
-from bigprior.inversion.distributed import GATHER_TIMEOUT, ProcessShare, process_group
+from bigprior import distributed
+from bigprior.distributed import GATHER_TIMEOUT, ProcessShare, process_group
 from bigprior.inversion.folded import fold_layers
 from bigprior.inversion.invert import per_item_loss
 from bigprior.inversion.losses import vgg16_features

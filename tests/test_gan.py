@@ -18,7 +18,7 @@ from bigprior.gan.discriminator import Discriminator, minibatch_stddev
 from bigprior.gan.training import CHECKPOINT_FILE, GANOptions, resume, train
 from bigprior.generators import PGGANGenerator, load_pggan
 from bigprior.zoo import DEFAULT_GENERATOR
-from bigprior.runtime import run_cli
+from bigprior.commandline import run_cli
 
 TINY = ["--resolution", "16", "--z_dim", "16", "--channels", "16,16,8", "--batch_size", "4", "--grid_size", "2",
         "--threads", "1", "--device", "cpu", "--seed", "3"]

@@ -22,7 +22,7 @@ from bigprior.inversion.cli import script_main
 from bigprior import resampling
 from bigprior.inversion.stage import LOG_DIR
 from bigprior.restore import main as restore_main
-from bigprior.runtime import run_cli
+from bigprior.commandline import run_cli
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 

@@ -13,7 +13,7 @@ from test_inversion_stage import file_bytes, make_images, run_wrapper
 from bigprior.inversion import check as check_module
 from bigprior.inversion.stage import LOG_DIR
 from bigprior.restore import main as restore_main
-from bigprior.runtime import run_cli
+from bigprior.commandline import run_cli
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 

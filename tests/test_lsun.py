@@ -10,7 +10,7 @@ import pytest
 from PIL import Image
 
 from bigprior.lsun import main as prepare_lsun
-from bigprior.runtime import run_cli
+from bigprior.commandline import run_cli
 
 
 def encoded(image: Image.Image, fmt: str) -> bytes:

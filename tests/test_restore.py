@@ -20,7 +20,7 @@ from bigprior.demo import TaskResult, format_table
 from bigprior.generators import load_pggan
 from bigprior.pipeline import Pipeline, fuse_tiled, receptive_radius
 from bigprior.restore import main as restore_main
-from bigprior.runtime import run_cli
+from bigprior.commandline import run_cli
 from bigprior.writer import OUTPUT_KINDS
 from conftest import ROOT, run_script
 

@@ -110,7 +110,7 @@ def test_a_checkpoint_that_would_run_code_is_refused(tmp_path):
 
 def test_gan_resume_refuses_a_code_running_checkpoint(tmp_path, capsys):
     from bigprior.gan.cli import main as train_gan_main
-    from bigprior.runtime import run_cli
+    from bigprior.commandline import run_cli
     from test_gan import tiny_options, write_images
 
     write_images(tmp_path / "data", 4)

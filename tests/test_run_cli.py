@@ -12,7 +12,7 @@ import torch
 from PIL import Image
 
 from bigprior import imageio
-from bigprior.runtime import run_cli
+from bigprior.commandline import run_cli
 
 
 def _last_line(capsys) -> str:

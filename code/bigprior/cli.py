@@ -10,7 +10,7 @@ import importlib
 import sys
 from collections.abc import Sequence
 
-from .runtime import run_cli
+from .commandline import run_cli
 
 # command -> (module, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {

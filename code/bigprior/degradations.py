@@ -4,7 +4,7 @@ A degradation class owns everything that makes its task a task:
 - its names: the experiment prefix (`task`: col, inpcrop, inpvar, denblind), the paper's inversion
   script (`release.name`: colorization, inpainting, denoising) and the restore verb (`verb`: colorize,
   inpaint, denoise);
-- its command-line flags (`add_flags`, `from_flags`) and its settings in `defaults.json`
+- its command-line flags (declared as data in `flags`, read back by `from_flags`) and its settings in `defaults.json`
   (`from_settings`, `settings`);
 - its forward model (`observe`: clean image -> observation), what a user's already degraded photo
   means (`observe_photo`), how an observation moves to the generator's pixel grid (`at_size`), what the
@@ -85,20 +85,11 @@ class Degradation(ABC):
     records_sigma: ClassVar[bool] = False  # input/sigma.json holds each image's noise level
     color_metrics: ClassVar[bool] = False  # AuC of the a/b colour plane is meaningful
     flag_group: ClassVar[str] = ""
-    flags: ClassVar[tuple[tuple[str, Callable[[str], Any], Any, str], ...]] = ()  # (name, type, default, help)
+    # (name, type, default, help) of the flags this class adds to its inversion script (`inversion.cli` adds them;
+    # `bool` flags take the paper's True/False values)
+    flags: ClassVar[tuple[tuple[str, Callable[[str], Any], Any, str], ...]] = ()
 
     # -- flags and settings ---------------------------------------------------------------------
-    @classmethod
-    def add_flags(cls, parser: argparse.ArgumentParser) -> None:
-        """Add the flags this class declares (`flags`, not those of a class it derives from) to its
-        inversion script's parser, as one help group; `bool` flags take the paper's True/False values."""
-        from .runtime import str2bool  # here: runtime imports the experiment contract, which imports this module
-
-        if "flags" in vars(cls):
-            group = parser.add_argument_group(cls.flag_group)
-            for name, kind, default, text in cls.flags:
-                group.add_argument(name, type=str2bool if kind is bool else kind, default=default, help=text)
-
     @classmethod
     def from_flags(cls, args: argparse.Namespace) -> Degradation:
         """The degradation of parsed script flags (or of an experiment's mGANargs.txt as a Namespace)."""

@@ -28,7 +28,8 @@ from .defaults import load_defaults
 from .degradations import REGISTRY
 from .generators import load_generator
 from .pipeline import Pipeline, Restoration
-from .runtime import add_runtime_flags, resolve_device, seed_everything
+from .runtime import resolve_device, seed_everything
+from .commandline import add_runtime_flags
 from .writer import check_output_folder, figure_panels, images_of
 
 PHOTOS = ("astronaut", "coffee", "chelsea", "rocket")

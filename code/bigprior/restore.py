@@ -34,7 +34,8 @@ from .inversion.spaces import LATENT_SPACES
 from .photos import Photo, read_photo
 from .pipeline import Pipeline, simulate
 from .writer import OUTPUT_KINDS, check_output_folder, write_restoration
-from .runtime import add_runtime_flags, resolve_device, str2bool
+from .runtime import resolve_device
+from .commandline import add_runtime_flags, str2bool
 from .zoo import add_weights_dir_flag, resolve_generator_path
 
 BATCH = 8  # photos read, inverted and written at a time, at most

@@ -6,7 +6,7 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from bigprior.inversion.cli import script_main  # noqa: E402
-from bigprior.runtime import run_cli  # noqa: E402
+from bigprior.commandline import run_cli  # noqa: E402
 
 if __name__ == "__main__":
     sys.exit(run_cli(script_main("inpainting")))

@@ -25,7 +25,7 @@ from bigprior import metrics  # noqa: E402
 from bigprior.experiment import FUSION_ARGS_FILE, METRICS_FILE  # noqa: E402
 from bigprior.fusion.options import FusionOptions  # noqa: E402
 from bigprior.run import Run  # noqa: E402
-from bigprior.runtime import str2bool  # noqa: E402
+from bigprior.commandline import str2bool  # noqa: E402
 
 OPTION_FIELDS = ("extend_input", "backbone", "dncnn_layers", "phi_activation", "augment", "self_ensemble",
                  "test_epoch_rule", "holdout", "crop_size")  # shown when they differ from the defaults

@@ -14,7 +14,8 @@ from dataclasses import fields
 
 from ..experiment import run_dir
 from ..run import FIXED_EPOCH_RULES
-from ..runtime import PRECISIONS, add_resume_flag, add_root_flag, add_runtime_flags, parse_invocation, str2bool
+from ..runtime import PRECISIONS
+from ..commandline import add_resume_flag, add_root_flag, add_runtime_flags, parse_invocation, str2bool
 from .dncnn import NOISE_SOURCES, RUN_PREFIX, DnCNNOptions, resume_denoiser, evaluate_denoiser, train_denoiser
 
 

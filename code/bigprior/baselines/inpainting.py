@@ -24,7 +24,7 @@ from .. import imageio
 from ..degradations import read_mask
 from ..errors import BIGPriorError
 from ..experiment import PAPER_TRAIN_COUNT, Experiment, workspace_root
-from ..runtime import add_root_flag
+from ..commandline import add_root_flag
 
 # method name (its folder is <name>output) -> OpenCV flag
 INPAINTING_METHODS: dict[str, int] = {"Telea": cv2.INPAINT_TELEA, "NavierStokes": cv2.INPAINT_NS}

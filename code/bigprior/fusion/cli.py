@@ -16,7 +16,8 @@ from dataclasses import fields
 from ..errors import BIGPriorError
 from ..experiment import run_dir
 from ..run import EPOCH_RULES
-from ..runtime import PRECISIONS, add_resume_flag, add_root_flag, add_runtime_flags, parse_invocation, str2bool
+from ..runtime import PRECISIONS
+from ..commandline import add_resume_flag, add_root_flag, add_runtime_flags, parse_invocation, str2bool
 from .options import BACKBONES, PHI_ACTIVATIONS, FusionOptions
 from .training import evaluate, resume, test_after_training, train
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import torch
 
-from ..runtime import add_resume_flag, add_runtime_flags, parse_invocation, str2bool
+from ..commandline import add_resume_flag, add_runtime_flags, parse_invocation, str2bool
 from .augment import POLICIES
 from .data import DEFAULT_COUNT
 from .training import GAN_PRECISIONS, GANOptions, resume, train

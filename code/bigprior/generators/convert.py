@@ -23,7 +23,8 @@ from torch import nn
 
 from ..errors import BIGPriorError
 from ..imageio import check_output_file, image_grid, torch_save, write_png
-from ..runtime import add_runtime_flags, resolve_device
+from ..runtime import resolve_device
+from ..commandline import add_runtime_flags
 from .pggan import GENERATOR_CHOICES, load_pggan
 
 

@@ -24,11 +24,14 @@ from ..experiment import Experiment
 from ..generators import load_generator as load_generator_file
 from ..imageio import check_output_folder
 from ..zoo import add_weights_dir_flag, resolve_generator_path
-from ..runtime import PRECISIONS, resolve_device, str2bool
+from ..runtime import PRECISIONS, resolve_device
+from ..commandline import str2bool
 from .losses import build_loss
 from .spaces import LATENT_SPACES, composing_layer_arg
-from .distributed import ProcessShare, gather_summaries, process_group
-from .stage import GENERATOR, NATIVE, InversionSettings, Inverter, experiment_for_outputs, input_files, run_stage
+from ..distributed import ProcessShare, process_group
+from .stage import (
+    GENERATOR, NATIVE, InversionSettings, Inverter, experiment_for_outputs, gather_summaries, input_files, run_stage,
+)
 
 INVERSION_TYPE = "PGGAN-Multi-Z"
 SCRIPTS: dict[str, ReleaseScript] = release_scripts()
@@ -43,6 +46,15 @@ def resize_mode(value: str | bool) -> bool | str:
     if isinstance(value, str) and value.strip().lower() in (NATIVE, GENERATOR):
         return value.strip().lower()
     return NATIVE if str2bool(value) else False
+
+
+def add_degradation_flags(parser: argparse.ArgumentParser, cls: type[Degradation]) -> None:
+    """Add the flags a degradation class declares (its own `flags`, not those of a class it derives
+    from) to its inversion script's parser, as one help group; `bool` flags take True/False."""
+    if "flags" in vars(cls):
+        group = parser.add_argument_group(cls.flag_group)
+        for name, kind, default, text in cls.flags:
+            group.add_argument(name, type=str2bool if kind is bool else kind, default=default, help=text)
 
 
 def build_parser(script: ReleaseScript, io: bool = True) -> argparse.ArgumentParser:
@@ -78,7 +90,7 @@ def build_parser(script: ReleaseScript, io: bool = True) -> argparse.ArgumentPar
     p.add_argument("--video", type=str2bool, default=False, help="not supported (the release's inversion videos)")
     p.add_argument("--fps", type=int, default=24, help="frame rate of the (unsupported) video")
     for cls in script_classes(script.name):
-        cls.add_flags(p)
+        add_degradation_flags(p, cls)
     ours = p.add_argument_group("this project's options")
     ours.add_argument("--gan_weights", default=None, help="generator weights file (instead of --gan_model's)")
     if not script.batch_flag:

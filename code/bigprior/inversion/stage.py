@@ -26,13 +26,13 @@ from tqdm import tqdm
 
 from .. import imageio
 from ..degradations import Degradation, Observation, mask_to_uint8
+from ..distributed import ProcessShare, gather_objects
 from ..errors import BIGPriorError
 from ..experiment import INVERSION_ARGS_FILE, Experiment
 from ..metrics import psnr
 from ..photos import read_rgb8
 from ..resampling import resize_image
 from ..runtime import exact_batches
-from .distributed import ProcessShare
 from .invert import check_settings, invert
 from .losses import InversionLoss
 from .memory import BatchSize, batches_that_fit, memory_report, reset_peak_memory
@@ -240,6 +240,16 @@ class StageSummary:
             f"process-minutes over {processes} process(es), {self.seconds / n:.1f} s per image; "
             f"mean final loss {self.loss_sum / n:.4g}, mean prior PSNR vs GT {self.psnr_sum / n:.2f} dB"
         )
+
+
+def gather_summaries(summary: StageSummary, share: ProcessShare) -> StageSummary:
+    """The summary over all processes (waits for all of them); the process's own without torchrun."""
+    if share.world == 1:
+        return summary
+    total = StageSummary()
+    for part in gather_objects(summary, share):
+        total.add(part)
+    return total
 
 
 def input_files(folder: str | os.PathLike, max_images: int) -> list[Path]:

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 from .. import zoo
 from ..errors import BIGPriorError
-from ..runtime import add_root_flag
+from ..commandline import add_root_flag
 from .build import run_report
 from .entries import BIGPRIOR, PRIOR
 from .options import DEFAULT_GRID_IMAGES, LPIPS_MODES, ReportOptions

@@ -1,4 +1,5 @@
-"""Several processes (`torchrun --nproc_per_node=K`): each inverts a disjoint share of the images.
+"""Several processes (`torchrun --nproc_per_node=K`, also `--nnodes`): each takes a disjoint share of the
+images (the inversion stage) or photos (restore).
 
 The share is by position (process r takes images r, r+K, ...), so it does not depend on which images
 are already finished; the processes only meet at the end (gloo, also with CUDA) to add up their
@@ -20,15 +21,12 @@ import datetime
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TypeVar
 
 import torch
 import torch.distributed as dist
 
-from ..errors import BIGPriorError
-
-if TYPE_CHECKING:
-    from .stage import StageSummary
+from .errors import BIGPriorError
 
 GATHER_TIMEOUT = datetime.timedelta(days=7)  # a process may wait this long at the end for the slowest one
 
@@ -76,13 +74,13 @@ def process_group(share: ProcessShare) -> Iterator[None]:
         dist.destroy_process_group()
 
 
-def gather_summaries(summary: StageSummary, share: ProcessShare) -> StageSummary:
-    """The summary over all processes (waits for all of them); the process's own without torchrun."""
+Item = TypeVar("Item")
+
+
+def gather_objects(item: Item, share: ProcessShare) -> list[Item]:
+    """Every process's `item`, in rank order (waits for all of them); `[item]` without torchrun."""
     if share.world == 1:
-        return summary
-    parts: list[StageSummary | None] = [None] * share.world
-    dist.all_gather_object(parts, summary)
-    total = type(summary)()
-    for part in parts:
-        total.add(part)
-    return total
+        return [item]
+    parts: list[Item | None] = [None] * share.world
+    dist.all_gather_object(parts, item)
+    return parts  # type: ignore[return-value]
