@@ -27,9 +27,8 @@ from torch import nn
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "code"))
 
-from bigprior.experiment import Experiment  # noqa: E402
 from bigprior.fusion.data import TripletSet  # noqa: E402
-from bigprior.fusion.model import build_fusion_model  # noqa: E402
+from bigprior.fusion import FusionSpec, build_fusion_model  # noqa: E402
 from bigprior.fusion.options import FusionOptions  # noqa: E402
 from bigprior.fusion.training import fit, fusion_trainer  # noqa: E402
 from bigprior.run import EPOCH_STREAM, Run, restart_period  # noqa: E402
@@ -54,7 +53,7 @@ def reference_epochs(data: TripletSet, options: FusionOptions, device: torch.dev
     """The release's loop: host batches copied each iteration, .item() each iteration, float32, in the
     project's numeric mode of `fp32` (strict) or `default`."""
     torch.manual_seed(options.seed)
-    model = build_fusion_model(1, layers=options.dncnn_layers).to(device)
+    model = build_fusion_model(FusionSpec(observation_channels=1, layers=options.dncnn_layers)).to(device)
     iters = -(-len(data) // options.batch_size)
     optimizer = torch.optim.Adam(model.parameters(), lr=options.lr)
     scheduler = torch.optim.lr_scheduler.CosineAnnealingWarmRestarts(optimizer, restart_period(iters, options.batch_size))
@@ -83,7 +82,7 @@ def reference_epochs(data: TripletSet, options: FusionOptions, device: torch.dev
 def project_epochs(data: TripletSet, options: FusionOptions, device: torch.device) -> tuple[list[float], dict]:
     times: list[float] = []
     with tempfile.TemporaryDirectory() as folder:
-        trainer = fusion_trainer(Run(Path(folder)), options, Experiment(options.experiment, Path(folder)), data, device)
+        trainer = fusion_trainer(Run(Path(folder)), options, data, device)
         fit(trainer, data.to(device), options, device, lambda report: times.append(report.seconds))
     return times, {k: v.detach().cpu() for k, v in trainer.model.state_dict().items()}
 

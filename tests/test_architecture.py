@@ -39,7 +39,7 @@ def _stage_one_files() -> list[Path]:
 
 def test_the_scan_sees_the_package():
     assert len(_stage_one_files()) > 10 and any(p.name == "invert.py" for p in _stage_one_files())
-    assert "bigprior.fusion.model" in _imported(PACKAGE / "pipeline.py")  # the import reader resolves relative imports
+    assert "bigprior.fusion.loading" in _imported(PACKAGE / "pipeline.py")  # the import reader resolves relative imports
 
 
 @pytest.mark.parametrize("path", _stage_one_files(), ids=lambda p: str(p.relative_to(PACKAGE)))

@@ -13,7 +13,7 @@ from bigprior.baselines.inpainting import INPAINTING_METHODS, inpaint, run_inpai
 from bigprior.cli import main as cli_main
 from bigprior.degradations import center_mask, mask_to_uint8
 from bigprior.errors import BIGPriorError
-from bigprior.fusion.model import DnCNN
+from bigprior.fusion.networks import DnCNN
 
 CPU = torch.device("cpu")
 

@@ -15,7 +15,7 @@ from device_emulation import META, StrictDevice
 
 from bigprior.degradations import Colorization, Inpainting
 from bigprior.errors import BIGPriorError
-from bigprior.fusion.model import build_fusion_model
+from bigprior.fusion import FusionSpec, build_fusion_model
 from bigprior.generators import PGGANGenerator
 from bigprior.generators.pggan import upsample_nearest_x2
 from bigprior.inversion import InversionLoss, MultiCodeGenerator, VGGFeatures, invert
@@ -180,7 +180,8 @@ def test_the_fusion_of_a_restore_runs_on_cuda(fake_cuda, precision, network):
     image-sized, are float32: the output keeps the observation's precision)."""
     backbone, extend_input, phi_activation, self_ensemble = network
     with torch.device(META):
-        model = build_fusion_model(1, backbone, 17, extend_input, phi_activation).eval()
+        model = build_fusion_model(FusionSpec(observation_channels=1, backbone=backbone, extend_input=extend_input,
+                                                   phi_activation=phi_activation)).eval()
     model.self_ensemble = self_ensemble
     with fake_cuda():
         model = model.to_empty(device=CUDA)

@@ -10,7 +10,7 @@ import torch
 
 from bigprior import imageio
 from bigprior.degradations import DEGRADATIONS
-from bigprior.fusion import build_fusion_model, load_fusion_state_dict, paper_state_dict
+from bigprior.fusion import FusionSpec, build_fusion_model, load_fusion_state_dict, paper_state_dict
 from bigprior.metrics import psnr_from_mse
 from conftest import PAPER, paper_col_bedroom_workspace, require_shared, run_script, ROOT
 
@@ -71,7 +71,7 @@ def test_published_phi_means_from_rebuilt_observations(experiment, category):
     images = imageio.list_images(require_shared(PAPER / "lsun" / category))
     published = np.load(PAPER / "net_data" / f"{experiment}_1" / "Mphi.npy")
     degradation = DEGRADATIONS[experiment.split("_")[0]]()
-    model = build_fusion_model(degradation.observation_channels)
+    model = build_fusion_model(FusionSpec(observation_channels=degradation.observation_channels))
     load_fusion_state_dict(model, _paper_checkpoint(experiment))
     model.eval()
     for index in (250, 277, 299):
@@ -89,7 +89,7 @@ def test_published_phi_means_from_rebuilt_observations(experiment, category):
 def test_every_published_checkpoint_loads_and_runs(experiment):
     state = _paper_checkpoint(experiment)
     degradation = DEGRADATIONS[experiment.split("_")[0]]
-    model = build_fusion_model(degradation.observation_channels)
+    model = build_fusion_model(FusionSpec(observation_channels=degradation.observation_channels))
     load_fusion_state_dict(model, state, experiment)
     model.eval()
     x = torch.rand(1, degradation.observation_channels, 40, 48)
@@ -107,6 +107,6 @@ def test_every_published_checkpoint_loads_and_runs(experiment):
 def test_checkpoint_of_another_task_is_refused():
     from bigprior.errors import BIGPriorError
 
-    model = build_fusion_model(3)  # a 3-channel observation model cannot take the colorization net
+    model = build_fusion_model(FusionSpec(observation_channels=3))  # a 3-channel observation model cannot take the colorization net
     with pytest.raises(BIGPriorError, match="module.backbone.dncnn.0.weight"):
         load_fusion_state_dict(model, _paper_checkpoint("col_bedroom"), "net_24.pth")

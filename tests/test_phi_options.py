@@ -13,7 +13,9 @@ from bigprior.errors import BIGPriorError
 from bigprior.experiment import Experiment
 from bigprior.fusion.data import load_triplets
 from bigprior.fusion.geometry import DIHEDRAL, dihedral, random_dihedral, undo_dihedral
-from bigprior.fusion.model import INPUT_SHIFT, BIGPriorFusion, build_fusion_model, load_fusion_run
+from bigprior.fusion import FusionSpec
+from bigprior.fusion.loading import load_fusion_run
+from bigprior.fusion.networks import INPUT_SHIFT, BIGPriorFusion, build_fusion_model
 from bigprior.fusion.options import FusionOptions
 from bigprior.fusion.training import score_holdout, train
 from bigprior.pipeline import fuse_tiled, receptive_radius
@@ -27,7 +29,7 @@ TRAIN = str(ROOT / "code" / "train.py")
 def _model(backbone: str = "D", activation: str = "none", channels: int = 3, seed: int = 0) -> BIGPriorFusion:
     """A small network with non-trivial BatchNorm statistics (the paper's init makes them near identity)."""
     torch.manual_seed(seed)
-    model = build_fusion_model(channels, backbone, 4, False, activation)
+    model = build_fusion_model(FusionSpec(observation_channels=channels, backbone=backbone, layers=4, phi_activation=activation))
     for module in model.modules():
         if isinstance(module, nn.BatchNorm2d):
             module.weight.data.normal_()
@@ -70,7 +72,7 @@ def test_unbounded_phi_can_leave_the_unit_range():
 @pytest.mark.parametrize("extend_input", [False, True])
 def test_none_reproduces_the_paper_formula_bit_for_bit(extend_input):
     torch.manual_seed(3)
-    model = build_fusion_model(1, "D", 5, extend_input).eval()
+    model = build_fusion_model(FusionSpec(observation_channels=1, layers=5, extend_input=extend_input)).eval()
     x, prior = _inputs(1, 21, 17)
     with torch.no_grad():
         out, phi = model(x, prior)
@@ -272,7 +274,7 @@ def test_holdout_scores_held_out_images_only(tmp_path):
     # the scores are the mean PSNR of the held-out images at each epoch
     data = load_triplets(experiment, [4, 5], workers=1)
     with torch.no_grad():
-        out, _ = load_fusion_run(folder, 1)(data.x, data.prior)
+        out, _ = load_fusion_run(folder, 1).model(data.x, data.prior)
     mse = ((out - data.gt) ** 2).flatten(1).mean(1).double().numpy()
     assert scores[1] == pytest.approx(float(metrics.psnr_from_mse(mse).mean()), abs=1e-6)
 

@@ -21,7 +21,7 @@ from bigprior.generators import load_pggan
 from bigprior.pipeline import Pipeline, fuse_tiled, receptive_radius
 from bigprior.restore import main as restore_main
 from bigprior.commandline import run_cli
-from bigprior.writer import OUTPUT_KINDS
+from bigprior.writer import PHOTO_SIZE_KINDS
 from conftest import ROOT, run_script
 
 ITERATIONS = "20"  # the fusion does most of the work these tests check; few inversion steps keep CI short
@@ -56,15 +56,15 @@ def test_committed_models_load_and_run():
     assert set(task_defaults()) == {"col", "inpcrop", "inpvar", "denblind"}
     for task, default in defaults.tasks.items():
         channels = degradation_class(task).observation_channels
-        model = default.fusion_model(channels, torch.device("cpu"))
+        model = default.fusion_model(torch.device("cpu"))
         x, prior = torch.rand(1, channels, 32, 32), torch.rand(1, 3, 32, 32)
         with torch.no_grad():
             out, phi = model(x, prior)
         assert out.shape == phi.shape == (1, 3, 32, 32) and torch.isfinite(out).all()
         # issue 15: the built-in networks' phi is a share, in [0, 1] by construction
-        assert default.phi_activation == "sigmoid" and 0 <= phi.min() and phi.max() <= 1
+        assert default.spec.phi_activation == "sigmoid" and 0 <= phi.min() and phi.max() <= 1
         # issue 13: trained at native resolution, on priors enlarged from the generator's size
-        assert default.prior_resolution == generator.resolution < default.image_resolution
+        assert default.scale.prior_resolution == generator.resolution < default.scale.image_resolution
     total = sum(p.stat().st_size for p in defaults.generator_file.parent.glob("*.pth"))
     assert total < 20e6  # all committed weights together
 
@@ -75,7 +75,7 @@ def test_bigprior_beats_the_degraded_input_at_the_photos_resolution(tmp_path, ph
     out = tmp_path / "out"
     assert restore(out, task, list(photos.values()), "--degrade", "True", *extra) == 0
     for name, size in SIZES.items():
-        for kind in OUTPUT_KINDS[:-1]:
+        for kind in PHOTO_SIZE_KINDS:
             assert Image.open(out / f"{name}_{kind}.png").size == size
         scores = json.loads((out / f"{name}_metrics.json").read_text())
         assert (scores["width"], scores["height"], scores["prior_resolution"]) == (*size, 64)
@@ -124,12 +124,12 @@ def test_output_size_equals_input_size_for_odd_sizes(tmp_path, size):
     Image.fromarray(skimage_data.chelsea()).resize(size, Image.BOX).save(photo)
     out = tmp_path / "out"
     assert restore(out, "denoise", [photo], "--degrade", "True", "--tile", "40") == 0
-    for kind in OUTPUT_KINDS[:-1]:
+    for kind in PHOTO_SIZE_KINDS:
         assert Image.open(out / f"odd_{kind}.png").size == size
 
 
 def test_tiled_fusion_equals_one_pass():
-    fusion = load_defaults().task("denblind").fusion_model(3, torch.device("cpu"))
+    fusion = load_defaults().task("denblind").fusion_model(torch.device("cpu"))
     assert receptive_radius(fusion) == 23  # the built-in U-Net's stated radius (tests/test_phi_options.py checks it)
     generator = torch.Generator().manual_seed(0)
     x, prior = torch.rand(3, 150, 131, generator=generator), torch.rand(3, 150, 131, generator=generator)
@@ -147,12 +147,15 @@ def test_tiled_fusion_equals_one_pass():
     assert float((out - whole_out).abs().max()) > 1e-4
 
 
-def test_strip_scores_equal_the_metrics():
+def test_metrics_in_strips_equal_one_pass(monkeypatch):
+    """Tall photos are scored a strip of rows at a time (bounded memory); the values are one pass's."""
     rng = np.random.default_rng(0)
     image, reference = rng.random((70, 53, 3)), rng.random((70, 53, 3))
-    psnr, ssim = pipeline_module.strip_scores(image, reference, rows=9)
-    assert psnr == pytest.approx(metrics.psnr(image, reference), abs=1e-12)
-    assert ssim == pytest.approx(metrics.ssim(image, reference), abs=1e-12)
+    whole = metrics.psnr(image, reference), metrics.ssim(image, reference), metrics.auc(image, reference)
+    monkeypatch.setattr(metrics, "STRIP_ROWS", 9)
+    assert metrics.psnr(image, reference) == pytest.approx(whole[0], abs=1e-12)
+    assert metrics.ssim(image, reference) == pytest.approx(whole[1], abs=1e-12)
+    assert metrics.auc(image, reference) == whole[2]  # integer counts: exactly
 
 
 def test_a_degraded_photo_and_rgba_input(tmp_path):
@@ -204,7 +207,7 @@ def test_bad_input_is_one_line_before_any_model_loads(tmp_path, photos, capsys, 
         gray = tmp_path / "gray.png"
         Image.fromarray(skimage_data.camera()).save(gray)
         args = ["--task", "denoise", "--input", str(gray)]
-        expected = "grayscale image; denoising expects an RGB photo"
+        expected = "grayscale image; blind denoising expects an RGB photo"
     elif case == "blocked_out":
         out = tmp_path / "file"
         out.write_text("a file where the output folder would go")

@@ -17,7 +17,8 @@ import torch
 from bigprior import imageio
 from bigprior.errors import BIGPriorError
 from bigprior.experiment import Experiment, create_numbered_dir, split_run_name
-from bigprior.fusion.model import build_fusion_model, load_fusion_run, paper_state_dict
+from bigprior.fusion import FusionSpec, build_fusion_model, paper_state_dict
+from bigprior.fusion.loading import load_fusion_run
 from bigprior.fusion.options import FusionOptions
 from bigprior.run import Run, load_weights
 from bigprior.runtime import numeric_mode
@@ -128,7 +129,7 @@ def _fake_fusion_run(folder: Path, epochs: int, dtype: torch.dtype = torch.float
     weight of its first convolution equal to e."""
     folder.mkdir(parents=True)
     FusionOptions(experiment="col_synth", dncnn_layers=3, epochs=epochs, batch_size=2, train_count=6).save(folder)
-    model = build_fusion_model(1, layers=3)
+    model = build_fusion_model(FusionSpec(observation_channels=1, layers=3))
     for epoch in range(epochs):
         with torch.no_grad():
             model.backbone.dncnn[0].weight.fill_(epoch)
@@ -143,12 +144,13 @@ def _epoch_of(model) -> float:
 def test_load_fusion_run_picks_the_epoch_of_the_runs_rule(tmp_path):
     folder = tmp_path / "net_data" / "col_synth_0"
     _fake_fusion_run(folder, epochs=8, dtype=torch.float16)
-    model = load_fusion_run(folder)
-    assert _epoch_of(model) == 5  # lr_min: the end of the first cosine cycle (period 6)
+    loaded = load_fusion_run(folder)
+    model = loaded.model
+    assert _epoch_of(model) == 5 and loaded.epoch == 5  # lr_min: the end of the first cosine cycle (period 6)
     assert all(p.dtype == torch.float32 for p in model.parameters()) and not model.training
-    assert _epoch_of(load_fusion_run(folder, epoch=2)) == 2
+    assert _epoch_of(load_fusion_run(folder, epoch=2).model) == 2
     (folder / "net_5.pth").unlink()
-    assert _epoch_of(load_fusion_run(folder)) == 7  # the rule's checkpoint is gone: the last saved
+    assert _epoch_of(load_fusion_run(folder).model) == 7  # the rule's checkpoint is gone: the last saved
     with pytest.raises(BIGPriorError, match="net_5.pth: checkpoint not found"):
         load_fusion_run(folder, epoch=5)
     with pytest.raises(BIGPriorError, match="--fusion_run .*col_synth_9: run folder not found"):

@@ -25,6 +25,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "inpaint-baseline": ("bigprior.baselines.inpainting", "OpenCV inpainting baselines, Telea and Navier-Stokes (code/inpaint_baseline.py)"),
     "restore": ("bigprior.restore", "restore a photo (colorize, inpaint, denoise) with the built-in or a given prior"),
     "demo": ("bigprior.demo", "the whole pipeline on the built-in default, on scikit-image's sample photos"),
+    "write-defaults": ("bigprior.make_defaults", "make the built-in default's fusion networks and defaults.json from tested runs"),
     "train-gan": ("bigprior.gan.cli", "train a PGGAN generator (the default generative prior) on image folders"),
 }
 

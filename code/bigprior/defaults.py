@@ -19,7 +19,9 @@ import torch
 from . import imageio
 from .degradations import Degradation, degradation_class
 from .errors import BIGPriorError
-from .fusion.model import BIGPriorFusion, load_fusion_file
+from .fusion.loading import load_fusion_file
+from .fusion.networks import BIGPriorFusion
+from .fusion.spec import FusionSpec, TrainingScale
 from .zoo import DEFAULTS_FILE
 from .inversion.stage import InversionSettings
 
@@ -33,52 +35,47 @@ class TaskDefault:
     inversion: InversionSettings
     degradation: dict[str, Any]  # the task's degradation settings (`Degradation.settings()`)
     fusion_file: Path
-    dncnn_layers: int
-    extend_input: bool
-    prior_resolution: int  # side of the generator images the fusion network's training priors came from
-    image_resolution: int  # side of its training images (> prior_resolution: priors were upsampled to them)
-    backbone: str = "D"  # the fusion network's options (FusionOptions), as trained
-    phi_activation: str = "none"
+    spec: FusionSpec  # the fusion network, as trained
+    scale: TrainingScale  # its training images' side and their priors' (> : priors were enlarged to them)
     provenance: dict[str, Any] = field(default_factory=dict)  # run, epoch, test PSNR... (written back as read)
 
     def make_degradation(self) -> Degradation:
         return degradation_class(self.task).from_settings(self.degradation)
 
-    def fusion_model(self, observation_channels: int, device: torch.device) -> BIGPriorFusion:
+    def fusion_model(self, device: torch.device) -> BIGPriorFusion:
         if not self.fusion_file.is_file():
             raise BIGPriorError(f"{self.fusion_file}: the built-in fusion network of task {self.task} is missing")
-        model = load_fusion_file(self.fusion_file, observation_channels, self.backbone, self.dncnn_layers, self.extend_input,
-                                 self.phi_activation)
-        return model.to(device)
+        return load_fusion_file(self.fusion_file, self.spec).to(device)
 
     def to_json(self, folder: Path) -> dict[str, Any]:
         """The task's entry of defaults.json; the fusion file is named relative to `folder`."""
+        network = self.spec.record()
         return {
             "inversion": asdict(self.inversion),
             "degradation": dict(self.degradation),
-            "fusion": {"file": self.fusion_file.relative_to(folder).as_posix(), "backbone": self.backbone,
-                       "dncnn_layers": self.dncnn_layers, "extend_input": self.extend_input,
-                       "phi_activation": self.phi_activation, "prior_resolution": self.prior_resolution,
-                       "image_resolution": self.image_resolution, **self.provenance},
+            "fusion": {"file": self.fusion_file.relative_to(folder).as_posix(), "backbone": network.pop("backbone"),
+                       "dncnn_layers": network.pop("layers"), **network,
+                       "prior_resolution": self.scale.prior_resolution, "image_resolution": self.scale.image_resolution,
+                       **self.provenance},
         }
 
     @classmethod
     def from_json(cls, task: str, entry: dict[str, Any], folder: Path) -> TaskDefault:
         known = {f.name for f in fields(InversionSettings)}
         fusion = dict(entry["fusion"])
-        own = ("file", "backbone", "dncnn_layers", "extend_input", "phi_activation", "prior_resolution", "image_resolution")
-        degradation_class(task)  # an unknown task is an error naming it
+        spec_keys = {f.name for f in fields(FusionSpec)} - {"observation_channels", "layers"}
+        own = {"file", "dncnn_layers", "prior_resolution", "image_resolution", *spec_keys}
+        channels = degradation_class(task).observation_channels  # an unknown task is an error naming it
         return cls(
             task=task,
             inversion=InversionSettings(**{k: v for k, v in entry["inversion"].items() if k in known}),
             degradation=dict(entry.get("degradation", {})),
             fusion_file=folder / fusion["file"],
-            dncnn_layers=int(fusion["dncnn_layers"]),
-            extend_input=bool(fusion["extend_input"]),
-            prior_resolution=int(fusion["prior_resolution"]),
-            image_resolution=int(fusion["image_resolution"]),
-            backbone=str(fusion.get("backbone", "D")),  # files written before these options: the paper's
-            phi_activation=str(fusion.get("phi_activation", "none")),
+            # files written before the backbone and phi options hold the paper's (the spec's defaults)
+            spec=FusionSpec(observation_channels=channels, layers=int(fusion["dncnn_layers"]),
+                            **{k: fusion[k] for k in spec_keys if k in fusion}),
+            scale=TrainingScale(image_resolution=int(fusion["image_resolution"]),
+                                prior_resolution=int(fusion["prior_resolution"])),
             provenance={k: v for k, v in fusion.items() if k not in own},
         )
 

@@ -84,6 +84,7 @@ class Degradation(ABC):
     has_mask: ClassVar[bool] = False
     records_sigma: ClassVar[bool] = False  # input/sigma.json holds each image's noise level
     color_metrics: ClassVar[bool] = False  # AuC of the a/b colour plane is meaningful
+    gray_photos: ClassVar[bool] = True  # a user's grayscale photo can be this task's observation
     flag_group: ClassVar[str] = ""
     # (name, type, default, help) of the flags this class adds to its inversion script (`inversion.cli` adds them;
     # `bool` flags take the paper's True/False values)
@@ -117,6 +118,16 @@ class Degradation(ABC):
     def check_size(self, height: int, width: int, source: str) -> None:
         """Raise a BIGPriorError naming `source` if images of this size cannot be degraded (checked before
         any output is written); any size can unless overridden."""
+
+    def check_photo(self, height: int, width: int, gray: bool, degrade: bool, source: str) -> None:
+        """Raise a BIGPriorError naming `source` if a user's photo of this size and kind cannot be restored
+        (checked from its header, before any model is loaded): `degrade` simulates the degradation of a
+        clean photo, which must be in colour; an observed grayscale photo only for `gray_photos` tasks."""
+        self.check_size(height, width, source)
+        if gray and degrade:
+            raise BIGPriorError(f"--input {source}: grayscale image; --degrade True needs a colour photo")
+        if gray and not self.gray_photos:
+            raise BIGPriorError(f"--input {source}: grayscale image; {self.title} expects an RGB photo")
 
     @abstractmethod
     def observe(self, clean: torch.Tensor, index: int, seed: int) -> Observation:
@@ -360,6 +371,7 @@ class BlindAWGN(Degradation):
     release = DENOISING_SCRIPT
     observation_suffix = ".npy"
     records_sigma = True
+    gray_photos = False
     flag_group = "noise"
     flags = (("--single_level", bool, False, "True: every image gets sigma_min"),
              ("--sigma_min", int, 5, "smallest AWGN sigma (0..255 scale)"),
@@ -389,8 +401,7 @@ class BlindAWGN(Degradation):
 
     def observe_photo(self, photo: torch.Tensor, index: int, seed: int, source: str) -> Observation:
         """A noisy photo as it is; its noise level is unknown (blind)."""
-        if photo.shape[0] == 1:
-            raise BIGPriorError(f"--input {source}: grayscale image; denoising expects an RGB photo")
+        self.check_photo(photo.shape[-2], photo.shape[-1], photo.shape[0] == 1, False, source)
         return Observation(x=photo)
 
     @classmethod

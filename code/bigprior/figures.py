@@ -39,7 +39,8 @@ class Scatter:
     y: np.ndarray
 
 
-def _save(figure: Figure, path: Path) -> Path:
+def save_figure(figure: Figure, path: Path) -> Path:
+    """Write a figure as a PNG, atomically."""
     imageio.write_with(path, lambda tmp: figure.savefig(tmp, format="png", dpi=DPI, bbox_inches="tight"))
     return path
 
@@ -63,7 +64,7 @@ def panel_grid(rows: Sequence[tuple[str, Sequence[Panel]]], path: Path) -> Path:
             ax.set_title(panel.title, fontsize=8)
         axes[r][0].set_ylabel(label, fontsize=9)
     figure.tight_layout()
-    return _save(figure, path)
+    return save_figure(figure, path)
 
 
 def correlation_figure(panels: Sequence[Scatter], xlabel: str, ylabel: str, path: Path) -> list[float]:
@@ -88,7 +89,7 @@ def correlation_figure(panels: Sequence[Scatter], xlabel: str, ylabel: str, path
                 bbox={"boxstyle": "round", "facecolor": "lightgray", "alpha": 0.8})
     axes[0].set_ylabel(ylabel)
     figure.tight_layout()
-    _save(figure, path)
+    save_figure(figure, path)
     return correlations
 
 
@@ -113,7 +114,7 @@ def phi_histograms(histograms: dict[str, np.ndarray], path: Path, bins: int = 32
         ax.set_xlim(0, 1)
     axes[0].set_ylabel("fraction of pixels")
     figure.tight_layout()
-    return _save(figure, path)
+    return save_figure(figure, path)
 
 
 @dataclass
@@ -148,4 +149,4 @@ def line_panels(panels: dict[str, Sequence[Line]], xlabel: str, ylabel: str, pat
         ax.legend(fontsize=7, loc="best")
     axes[0].set_ylabel(ylabel)
     figure.tight_layout()
-    return _save(figure, path)
+    return save_figure(figure, path)

@@ -26,14 +26,29 @@ from .zoo import find_lpips_weights
 AUC_MAX_THRESHOLD = 150  # AuC integrates the CDF of the a/b colour error over thresholds 0..149
 
 
+STRIP_ROWS = 256  # images taller than this are scored a strip of rows at a time (bounded memory)
+SSIM_WINDOW = 7  # scikit-image's default window, as `ssim` uses it
+
+
 def _as_float(image: np.ndarray) -> np.ndarray:
     if image.dtype == np.uint8:
         return image.astype(np.float64) / 255.0
     return np.asarray(image, dtype=np.float64)
 
 
+def _strips(height: int) -> list[tuple[int, int]]:
+    return [(top, min(top + STRIP_ROWS, height)) for top in range(0, height, STRIP_ROWS)]
+
+
 def mse(image: np.ndarray, reference: np.ndarray) -> float:
-    return float(np.mean((_as_float(image) - _as_float(reference)) ** 2))
+    """Mean squared error of images in [0, 1] (or uint8), over every pixel and channel; a strip of rows
+    at a time for tall images (float64 per strip: a 12-megapixel photo needs no 12-megapixel copy)."""
+    if image.shape != reference.shape:
+        raise ValueError(f"mse needs images of one shape, got {image.shape} and {reference.shape}")
+    if image.shape[0] <= STRIP_ROWS:
+        return float(np.mean((_as_float(image) - _as_float(reference)) ** 2))
+    total = sum(float(np.sum((_as_float(image[a:b]) - _as_float(reference[a:b])) ** 2)) for a, b in _strips(image.shape[0]))
+    return total / image.size
 
 
 def psnr_from_mse(value: float | np.ndarray) -> float | np.ndarray:
@@ -48,22 +63,41 @@ def psnr(image: np.ndarray, reference: np.ndarray) -> float:
 
 
 def ssim(image: np.ndarray, reference: np.ndarray) -> float:
-    """SSIM (scikit-image, Gaussian-free 7x7 window, over RGB channels) on images in [0, 1] or uint8."""
-    return float(
-        structural_similarity(_as_float(reference), _as_float(image), data_range=1.0, channel_axis=-1)
-    )
+    """SSIM (scikit-image, Gaussian-free 7x7 window, averaged over RGB channels) of images in [0, 1] or
+    uint8; a float image is clamped to [0, 1] first (SSIM's data range; the fusion's unclamped output is
+    scored as the 8-bit image it becomes). Tall images are scored a strip of rows at a time: each strip's
+    SSIM map is computed with 3 rows of context on both sides and only the rows the whole image's map
+    keeps are summed, which gives the whole image's value up to float rounding."""
+    image = image if image.dtype == np.uint8 else np.clip(image, 0, 1)
+    if image.shape[0] <= STRIP_ROWS:
+        return float(structural_similarity(_as_float(reference), _as_float(image), data_range=1.0, channel_axis=-1))
+    pad = (SSIM_WINDOW - 1) // 2
+    height, width, channels = image.shape
+    total = np.zeros(channels)
+    for top, bottom in _strips(height):
+        lo, hi = max(0, top - pad), min(height, bottom + pad)
+        first, last = max(top, pad) - lo, min(bottom, height - pad) - lo  # rows of the kept map in this strip
+        if first < last:
+            a, b = _as_float(image[lo:hi]), _as_float(reference[lo:hi])
+            for c in range(channels):
+                _, ssim_map = structural_similarity(b[..., c], a[..., c], data_range=1.0, full=True)
+                total[c] += ssim_map[first:last, pad : width - pad].sum()
+    return float(np.mean(total / ((height - 2 * pad) * (width - 2 * pad))))
 
 
 def auc(image: np.ndarray, reference: np.ndarray) -> float:
     """Colorization AuC (x100): mean over t = 0..149 of the fraction of pixels whose CIE76 distance
     in the Lab a/b plane (L set to 0) is <= t. Float inputs are used as they are (the release fed its
-    unclamped fused output)."""
-    lab_image, lab_reference = rgb2lab(_as_float(image)), rgb2lab(_as_float(reference))
-    lab_image[..., 0] = 0
-    lab_reference[..., 0] = 0
-    distances = np.sort(deltaE_cie76(lab_reference, lab_image).ravel())
-    n_pixels = distances.size
-    counts = np.searchsorted(distances, np.arange(AUC_MAX_THRESHOLD), side="right")
+    unclamped fused output). The pixels below each threshold are counted a strip of rows at a time
+    (integer counts: the same value as one pass)."""
+    counts = np.zeros(AUC_MAX_THRESHOLD, dtype=np.int64)
+    for top, bottom in _strips(image.shape[0]):
+        lab_image, lab_reference = rgb2lab(_as_float(image[top:bottom])), rgb2lab(_as_float(reference[top:bottom]))
+        lab_image[..., 0] = 0
+        lab_reference[..., 0] = 0
+        distances = np.sort(deltaE_cie76(lab_reference, lab_image).ravel())
+        counts += np.searchsorted(distances, np.arange(AUC_MAX_THRESHOLD), side="right")
+    n_pixels = image.shape[0] * image.shape[1]
     total = 0.0
     for count in counts:  # summed in the release's order, so the float result matches it
         total += int(count) / n_pixels
@@ -135,6 +169,13 @@ def phi_outside_share(phi: np.ndarray | torch.Tensor) -> float:
     phi cannot be read as the share of the prior. 0 for a bounded phi and for the saved 8-bit maps."""
     values = phi.detach().cpu().numpy() if isinstance(phi, torch.Tensor) else np.asarray(phi)
     return float(np.mean((values < 0) | (values > 1)))
+
+
+def phi_statistics(phi: np.ndarray | torch.Tensor) -> dict[str, float]:
+    """Mean and standard deviation of phi (every channel of every pixel) and its share outside [0, 1]:
+    what the fusion test, restore and the demo record of a phi map."""
+    values = phi.detach().cpu().numpy() if isinstance(phi, torch.Tensor) else np.asarray(phi)
+    return {"phi_mean": float(values.mean()), "phi_std": float(values.std()), PHI_OUTSIDE_KEY: phi_outside_share(values)}
 
 
 def calibration_pixels(phi: np.ndarray, advantage: np.ndarray, stride: int = CALIBRATION_STRIDE) -> tuple[np.ndarray, np.ndarray]:

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, ImageOps
+from PIL import Image, ImageOps, UnidentifiedImageError
 
 from . import imageio
 from .errors import BIGPriorError
@@ -100,6 +100,32 @@ def read_rgb8(path: str | Path, flag: str = "") -> np.ndarray:
     photo = decode(imageio.open_image(path, flag), path)
     pixels = np.repeat(photo.pixels[:, :, None], 3, axis=2) if photo.is_gray else photo.pixels
     return imageio.uint8_from_float(pixels)
+
+
+@dataclass(frozen=True)
+class PhotoHeader:
+    """What a photo's header says: its upright size and whether it decodes to grayscale."""
+
+    path: Path
+    size: tuple[int, int]  # (width, height), after the EXIF orientation
+    is_gray: bool
+
+
+def probe_photo(path: str | Path) -> PhotoHeader:
+    """A photo's header, read without decoding its pixels (errors name the file after --input): enough to
+    check a run before any model is loaded, and to plan batches."""
+    path = Path(path)
+    if not path.is_file():
+        raise BIGPriorError(f"--input {path}: file not found")
+    try:
+        with Image.open(path) as image:
+            width, height = image.size
+            if image.getexif().get(EXIF_ORIENTATION, 1) in (5, 6, 7, 8):  # a quarter turn
+                width, height = height, width
+            gray = image.mode in GRAY_MODES or image.mode in ("LA", "La")
+    except (UnidentifiedImageError, OSError, SyntaxError) as exc:
+        raise BIGPriorError(f"--input {path}: not a readable image ({exc.__class__.__name__})") from exc
+    return PhotoHeader(path, (width, height), gray)
 
 
 def read_photo(path: str | Path) -> Photo:

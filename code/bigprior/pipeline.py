@@ -18,98 +18,30 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import torch
-from skimage.metrics import structural_similarity
 from torch import nn
 
-from . import imageio, metrics
+from . import imageio
 from .defaults import BuiltinDefault, TaskDefault, load_defaults
 from .degradations import Degradation, Observation, degradation_class
 from .errors import BIGPriorError
-from .experiment import FUSION_ARGS_FILE, INVERSION_ARGS_FILE, Experiment, run_workspace, split_experiment_name
-from .fusion.model import BIGPriorFusion, load_fusion_run
-from .fusion.options import FusionOptions
+from .experiment import split_experiment_name
+from .fusion.loading import load_fusion_run
+from .fusion.networks import BIGPriorFusion
+from .fusion.spec import TrainingScale
 from .generators import load_generator
 from .inversion.losses import build_loss
 from .inversion.stage import InvertedImage, InversionSettings, Inverter
+from .restoration import GAN_PRIOR, Restoration, paste_known
 from .runtime import resolve_device
 from .zoo import resolve_generator_path
 
 DEFAULT_TILE = 512  # side of the fusion tiles (their activations: 64 channels x (512 + 2 x margin)^2 floats)
-SCORE_ROWS = 256  # rows per strip when scoring
-SSIM_WINDOW = 7  # scikit-image's default, as metrics.ssim
 SCALE_TOLERANCE = 2.0  # warn when the prior is enlarged more than 2x more (or less) than in training
-
-
-# ---------------------------------------------------------------------------------------------
-# scores at the photo's resolution
-
-
-def strip_scores(image: np.ndarray, reference: np.ndarray, rows: int = SCORE_ROWS) -> tuple[float, float]:
-    """(PSNR, SSIM) of HxWx3 images in [0, 1] (or uint8), as `metrics.psnr` and `metrics.ssim` compute
-    them, but a strip of rows at a time (float64 per strip): the SSIM map of each strip is computed
-    with its 3 rows of context on both sides and only the rows that the whole image's map keeps are summed."""
-    pad = (SSIM_WINDOW - 1) // 2
-    height, width, channels = image.shape
-    squared, ssim_sum = 0.0, np.zeros(channels)
-    for top in range(0, height, rows):
-        bottom = min(top + rows, height)
-        squared += metrics.mse(image[top:bottom], reference[top:bottom]) * image[top:bottom].size
-        lo, hi = max(0, top - pad), min(height, bottom + pad)
-        first, last = max(top, pad) - lo, min(bottom, height - pad) - lo  # rows of the kept map in this strip
-        if first < last:
-            a, b = _float64(image[lo:hi]), _float64(reference[lo:hi])
-            for c in range(channels):
-                _, ssim_map = structural_similarity(b[..., c], a[..., c], data_range=1.0, full=True)
-                ssim_sum[c] += ssim_map[first:last, pad : width - pad].sum()
-    kept = (height - 2 * pad) * (width - 2 * pad)
-    return float(metrics.psnr_from_mse(squared / image.size)), float(np.mean(ssim_sum / kept))
-
-
-def _float64(image: np.ndarray) -> np.ndarray:
-    return image / 255.0 if image.dtype == np.uint8 else image.astype(np.float64)
-
-
-@dataclass
-class Restoration:
-    """One restored photo at its own size: HxWx3 arrays, the prior's working resolution and the notes."""
-
-    observation: Observation
-    prior: np.ndarray  # uint8, the generative prior resized to the photo
-    restored: np.ndarray  # float32 in [0, 1]
-    phi: np.ndarray  # float32, unclamped: the share of each pixel taken from the prior
-    prior_resolution: int  # side of the generator's images the prior was made at
-    working_sigma: float | None = None  # noise level of the observation on the generator's grid
-    clean: np.ndarray | None = None  # float32 ground truth in [0, 1], when the photo was degraded here
-    notes: list[str] = field(default_factory=list)
-    _scores: dict | None = field(default=None, repr=False)
-
-    @property
-    def size(self) -> tuple[int, int]:
-        """(width, height)."""
-        return self.restored.shape[1], self.restored.shape[0]
-
-    def observed(self) -> np.ndarray:
-        """What the fusion saw, as an HxWx3 float32 picture in [0, 1] (grey replicated)."""
-        return imageio.chw_to_hwc(self.observation.x.clamp(0, 1).expand(3, -1, -1)).astype(np.float32)
-
-    def scores(self) -> dict:
-        """phi statistics and, with a ground truth, PSNR/SSIM of the degraded input, the (resized)
-        prior and BIGPrior at the photo's resolution."""
-        if self._scores is None:
-            result = {"phi_mean": float(self.phi.mean()), "phi_std": float(self.phi.std()),
-                      "prior_resolution": self.prior_resolution, "width": self.size[0], "height": self.size[1]}
-            if self.working_sigma is not None:
-                result["working_sigma"] = self.working_sigma
-            if self.clean is not None:
-                for label, image in (("degraded", self.observed()), ("prior", self.prior), ("bigprior", self.restored)):
-                    result[f"{label}_psnr"], result[f"{label}_ssim"] = strip_scores(image, self.clean)
-            self._scores = result
-        return self._scores
 
 
 # ---------------------------------------------------------------------------------------------
@@ -158,23 +90,6 @@ def fuse_tiled(fusion: BIGPriorFusion, x: torch.Tensor, prior: torch.Tensor, til
 # the pipeline
 
 
-def run_resolutions(folder: Path) -> tuple[int | None, int | None]:
-    """(prior side, image side) of a fusion run's training data: from its OURargs.txt keys
-    `prior_resolution` and `image_resolution` (the images at the priors' size when only the first is
-    there), else from its experiment's mGANargs.txt `prior_resolution` and the size of GT/0.png;
-    (None, None) when neither records it."""
-    record = imageio.read_json(Path(folder) / FUSION_ARGS_FILE)
-    prior = record.get("prior_resolution")
-    if prior:
-        return int(prior), int(record.get("image_resolution") or prior)
-    experiment = Experiment(record["experiment"], run_workspace(folder))
-    inversion = experiment.dir / INVERSION_ARGS_FILE
-    prior = imageio.read_json(inversion).get("prior_resolution") if inversion.is_file() else None
-    if not prior or not experiment.gt_path(0).is_file():
-        return None, None
-    return int(prior), int(experiment.read_gt(0).shape[-1])
-
-
 def simulate(degradation: Degradation, clean: np.ndarray, index: int, seed: int, reference_side: int) -> Observation:
     """Degrade a clean HxWx3 photo (float in [0, 1]) as the fusion network's training images were,
     at the photo's scale (`reference_side`: the side of those images)."""
@@ -187,15 +102,15 @@ class Pipeline:
     """A generator inversion and a fusion network for one degradation."""
 
     def __init__(self, inverter: Inverter, fusion: BIGPriorFusion, *, keep_known: bool = True,
-                 tile: int = DEFAULT_TILE, image_resolution: int | None = None, prior_resolution: int | None = None) -> None:
-        """`image_resolution`/`prior_resolution`: sides of the fusion network's training images and of
-        their priors (None: unknown; the images are then taken to be of the generator's size)."""
+                 tile: int = DEFAULT_TILE, scale: TrainingScale = TrainingScale()) -> None:
+        """`scale`: the sides of the fusion network's training images and of their priors (unknown: the
+        images are taken to be of the generator's size)."""
         if tile < 1:
             raise BIGPriorError(f"--tile must be at least 1, got {tile}")
         self.inverter, self.fusion = inverter, fusion.eval()
         self.keep_known, self.tile = keep_known, tile
-        self.reference_side = image_resolution or inverter.resolution
-        self.training_scale = image_resolution / prior_resolution if image_resolution and prior_resolution else None
+        self.reference_side = scale.image_resolution or inverter.resolution  # the one side simulate and checks use
+        self.training_scale = scale.enlargement
 
     @property
     def degradation(self) -> Degradation:
@@ -223,9 +138,7 @@ class Pipeline:
         generator = generator or load_generator(defaults.generator_file)
         degradation = degradation or default.make_degradation()
         inverter = _inverter(generator, degradation, default.inversion, device, iterations, seed, latent_space)
-        fusion = default.fusion_model(degradation.observation_channels, device)
-        return cls(inverter, fusion, keep_known=keep_known, tile=tile, image_resolution=default.image_resolution,
-                   prior_resolution=default.prior_resolution)
+        return cls(inverter, default.fusion_model(device), keep_known=keep_known, tile=tile, scale=default.scale)
 
     @classmethod
     def from_files(cls, task: str, generator: str | Path | nn.Module, fusion_run: str | Path, *,
@@ -237,8 +150,8 @@ class Pipeline:
         of a task restored the same way as `task` (e.g. an inpcrop network for inpvar holes); the
         inversion settings default to the built-in default's for `task`."""
         device = device or resolve_device()
-        fusion = load_fusion_run(fusion_run, epoch, device, "--fusion_run ")
-        run_task = split_experiment_name(FusionOptions.load(Path(fusion_run)).experiment)[0]
+        loaded = load_fusion_run(fusion_run, epoch, device, "--fusion_run ")
+        run_task = split_experiment_name(loaded.options.experiment)[0]
         if degradation_class(run_task).verb != degradation_class(task).verb:
             raise BIGPriorError(f"--fusion_run {fusion_run}: a {degradation_class(run_task).title} network, "
                                 f"not one for {degradation_class(task).title}")
@@ -248,9 +161,7 @@ class Pipeline:
         degradation = degradation or degradation_class(task).from_settings(_default_for(task).degradation)
         settings = inversion or _default_for(task).inversion
         inverter = _inverter(generator, degradation, settings, device, iterations, seed, latent_space)
-        prior_resolution, image_resolution = run_resolutions(Path(fusion_run))
-        return cls(inverter, fusion, keep_known=keep_known, tile=tile, image_resolution=image_resolution,
-                   prior_resolution=prior_resolution)
+        return cls(inverter, loaded.model, keep_known=keep_known, tile=tile, scale=loaded.scale)
 
     def scale_warning(self, width: int, height: int) -> str | None:
         """A warning when a photo enlarges the prior far more (or less) than the fusion network's training did."""
@@ -286,10 +197,12 @@ class Pipeline:
         prior = imageio.hwc_to_chw(imageio.float_from_uint8(item.prior))
         out, phi = fuse_tiled(self.fusion, observation.x, prior, self.tile, self.device)
         del prior
-        if self.keep_known and observation.mask is not None:  # the photo's own pixels where they are known
-            out = torch.where(observation.mask.bool(), out, observation.x.expand_as(out))
-        return Restoration(observation, item.prior, imageio.chw_to_hwc(out.clamp_(0, 1)), imageio.chw_to_hwc(phi),
-                           self.resolution, (item.working or observation).sigma, clean, list(observation.notes))
+        restored = imageio.chw_to_hwc(out)
+        if self.keep_known:
+            paste_known(restored, observation)
+        return Restoration(observation, (GAN_PRIOR,), [item.prior], imageio.chw_to_hwc(phi)[None],
+                           np.clip(restored, 0, 1, out=restored), self.resolution, keep_known=self.keep_known,
+                           working_sigma=(item.working or observation).sigma, clean=clean, notes=list(observation.notes))
 
 
 def _default_for(task: str) -> TaskDefault:

@@ -31,7 +31,7 @@ from .degradations import Degradation, Observation, read_mask, restore_class, re
 from .errors import BIGPriorError
 from .generators import load_generator
 from .inversion.spaces import LATENT_SPACES
-from .photos import Photo, read_photo
+from .photos import Photo, probe_photo, read_photo
 from .pipeline import Pipeline, simulate
 from .writer import OUTPUT_KINDS, check_output_folder, write_restoration
 from .runtime import resolve_device
@@ -66,9 +66,8 @@ def output_names(paths: Sequence[Path]) -> list[str]:
 def observation_of(photo: Photo, degradation: Degradation, degrade: bool, index: int, seed: int,
                    reference_side: int) -> tuple[Observation, np.ndarray | None]:
     """The observation of a photo, and its ground truth when it is degraded here."""
+    degradation.check_photo(photo.size[1], photo.size[0], photo.is_gray, degrade, str(photo.path))
     if degrade:
-        if photo.is_gray:
-            raise BIGPriorError(f"--input {photo.path}: grayscale image; --degrade True needs a colour photo")
         observation, clean = simulate(degradation, photo.pixels, index, seed, reference_side), photo.pixels
     else:
         observation, clean = degradation.observe_photo(imageio.hwc_to_chw(photo.pixels), index, seed, str(photo.path)), None
@@ -76,21 +75,20 @@ def observation_of(photo: Photo, degradation: Degradation, degrade: bool, index:
     return observation, clean
 
 
-def check_inputs(paths: Sequence[Path], degradation: Degradation, args: argparse.Namespace,
-                 reference_side: int) -> list[list[int]]:
-    """Read every photo and make its observation once (then drop it), so that a bad input stops the run
-    before any model is loaded; returns the batches (photo positions) to restore them in."""
+def check_photos(paths: Sequence[Path], degradation: Degradation, degrade: bool) -> list[list[int]]:
+    """Check every photo from its header before any model is loaded (a bad one stops the run here), and
+    plan the batches (photo positions) of at most BATCH photos and BATCH_PIXELS pixels."""
     batches: list[list[int]] = [[]]
     pixels = 0
     for index, path in enumerate(paths):
-        photo = read_photo(path)
-        degradation.check_size(photo.size[1], photo.size[0], str(path))
-        observation_of(photo, degradation, args.degrade, index, args.seed, reference_side)
-        if batches[-1] and (len(batches[-1]) == BATCH or pixels + photo.pixels.size > BATCH_PIXELS * 3):
+        header = probe_photo(path)
+        width, height = header.size
+        degradation.check_photo(height, width, header.is_gray, degrade, str(path))
+        if batches[-1] and (len(batches[-1]) == BATCH or pixels + width * height > BATCH_PIXELS):
             batches.append([])
             pixels = 0
         batches[-1].append(index)
-        pixels += photo.pixels.size
+        pixels += width * height
     return batches
 
 
@@ -139,17 +137,15 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def task_degradation(args: argparse.Namespace, mask: torch.Tensor | None) -> tuple[str, Degradation, int]:
-    """The task (experiment prefix) whose networks restore `--task`, its degradation and the side of its
-    fusion network's training images."""
+def task_degradation(args: argparse.Namespace, mask: torch.Tensor | None) -> tuple[str, Degradation]:
+    """The task (experiment prefix) whose networks restore `--task`, and its degradation."""
     cls = restore_class(args.task, varied_masks=mask is not None or args.random_mask)
     if (mask is not None or args.random_mask) and not cls.has_mask:
         raise BIGPriorError(f"--mask and --random_mask are for masked tasks, not --task {args.task}")
     if args.random_mask and not args.degrade:
         raise BIGPriorError("--random_mask True needs --degrade True (the holes of a degraded photo are given with --mask)")
-    default = load_defaults().task(cls.task)
-    degradation = default.make_degradation()
-    return cls.task, degradation if mask is None else degradation.with_mask(mask), default.image_resolution
+    degradation = load_defaults().task(cls.task).make_degradation()
+    return cls.task, degradation if mask is None else degradation.with_mask(mask)
 
 
 def build_pipeline(args: argparse.Namespace, task: str, degradation: Degradation) -> Pipeline:
@@ -169,15 +165,15 @@ def main(argv: Sequence[str] | None = None) -> list[tuple[str, dict]]:
     out, paths = Path(args.out), [Path(p) for p in args.input]
     check_output_folder(out)
     mask = read_mask(Path(args.mask)) if args.mask else None
-    task, degradation, reference_side = task_degradation(args, mask)
-    batches = check_inputs(paths, degradation, args, reference_side)
+    task, degradation = task_degradation(args, mask)
+    batches = check_photos(paths, degradation, args.degrade)
     names = output_names(paths)
     pipeline = build_pipeline(args, task, degradation)
     rows = []
     for batch in batches:
         made = []
         for index in batch:
-            photo = read_photo(paths[index])
+            photo = read_photo(paths[index])  # each photo read and degraded once
             made.append(observation_of(photo, degradation, args.degrade, index, args.seed, pipeline.reference_side))
             if (note := pipeline.scale_warning(*photo.size)) is not None:
                 made[-1][0].notes.append(note)
@@ -187,8 +183,9 @@ def main(argv: Sequence[str] | None = None) -> list[tuple[str, dict]]:
         for index, r in zip(batch, restored):
             for note in r.notes:
                 warn(note)
-            write_restoration(r, names[index], out, args.keep_known)
+            write_restoration(r, names[index], out)
             rows.append((names[index], r.scores()))
     print(format_table(rows))
-    print(f"outputs: {out}/<name>_{{{','.join(OUTPUT_KINDS)}}}.png and <name>_metrics.json")
+    print(f"outputs: {out}/<name>_{{{','.join(OUTPUT_KINDS)}}}.png, <name>_metrics.json, <name>_phi.npy and "
+          "<name>_restoration.npz (`bigprior reblend` reads them)")
     return rows

@@ -1,6 +1,6 @@
 """The DnCNN denoiser baseline of the blind-denoising experiments (the paper's `code/train_dncnn.py`).
 
-A 17-layer DnCNN (`bigprior.fusion.model.DnCNN`, the network behind phi) learns the noise of an
+A 17-layer DnCNN (`bigprior.fusion.networks.DnCNN`, the network behind phi) learns the noise of an
 image, D(x) ~ x - clean, on the 250 training images of a `denblind_<dataset>` experiment; the
 denoised test image is x - D(x), saved as `inter_data/<experiment>/DnCNNoutput/{i}.png` for the
 report. Like the fusion model, the network sees images shifted to [-0.5, 0.5] (`Denoiser`), and it
@@ -33,7 +33,8 @@ from .. import imageio, metrics
 from ..degradations import BlindAWGN, degradation_class
 from ..errors import BIGPriorError
 from ..experiment import METRICS_FILE, MSE_FILE, NET_DATA_DIR, Experiment, split_experiment_name
-from ..fusion.model import INPUT_SHIFT, DnCNN, init_paper_weights, load_fusion_state_dict, paper_state_dict
+from ..fusion.loading import load_fusion_state_dict, paper_state_dict
+from ..fusion.networks import INPUT_SHIFT, DnCNN, init_paper_weights
 from ..run import BatchLoss, EpochTrainer, Run, RunOptions, check_epoch_rule, chosen_test_epoch, load_weights, random_crop
 from ..runtime import check_precision, numeric_mode, upload
 

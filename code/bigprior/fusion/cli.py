@@ -18,7 +18,8 @@ from ..experiment import run_dir
 from ..run import EPOCH_RULES
 from ..runtime import PRECISIONS
 from ..commandline import add_resume_flag, add_root_flag, add_runtime_flags, parse_invocation, str2bool
-from .options import BACKBONES, PHI_ACTIVATIONS, FusionOptions
+from .options import FusionOptions
+from .spec import BACKBONES, PHI_ACTIVATIONS
 from .training import evaluate, resume, test_after_training, train
 
 

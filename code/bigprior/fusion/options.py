@@ -8,23 +8,14 @@ older runs (without them) still load and rebuild the same network.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
+from ..degradations import degradation_class
 from ..errors import BIGPriorError
-from ..experiment import FUSION_ARGS_FILE
+from ..experiment import FUSION_ARGS_FILE, split_experiment_name
 from ..run import RunOptions, check_epoch_rule
 from ..runtime import check_precision
-
-BACKBONES = {"D": "DnCNN", "U": "U-Net"}  # the paper's other backbones (M, R, N) are not part of this project
-PHI_ACTIVATIONS = ("none", "sigmoid", "clamp")  # none: the paper's unbounded phi
-
-
-def check_network_choices(backbone: str, phi_activation: str) -> None:
-    """Raise a BIGPriorError for an unknown `--backbone` or `--phi_activation`."""
-    if backbone not in BACKBONES:
-        raise BIGPriorError(f"--backbone {backbone!r}: one of {', '.join(f'{k} ({v})' for k, v in BACKBONES.items())}")
-    if phi_activation not in PHI_ACTIVATIONS:
-        raise BIGPriorError(f"--phi_activation {phi_activation!r}: one of {', '.join(PHI_ACTIVATIONS)}")
+from .spec import FusionSpec, TrainingScale, check_network_choices
 
 
 @dataclass
@@ -57,6 +48,18 @@ class FusionOptions(RunOptions):
     augment: bool = False  # random flips / quarter turns of the training triplets
     self_ensemble: bool = False  # test time: phi averaged over the 8 flips / quarter turns
     holdout: int = 0  # the last `holdout` training images are held out (test_epoch_rule holdout)
+    image_resolution: int = 0  # recorded at training: the side of the training images (0: not recorded)
+    prior_resolution: int = 0  # ... and of the generator images their priors were made from
+
+    def spec(self) -> FusionSpec:
+        """The network these options build (its observation channels are the experiment's task's)."""
+        channels = degradation_class(split_experiment_name(self.experiment)[0]).observation_channels
+        return FusionSpec(observation_channels=channels, backbone=self.backbone, layers=self.dncnn_layers,
+                          extend_input=self.extend_input, phi_activation=self.phi_activation)
+
+    def with_scale(self, scale: TrainingScale) -> FusionOptions:
+        """These options with the training scale recorded (0 where unknown)."""
+        return replace(self, image_resolution=scale.image_resolution or 0, prior_resolution=scale.prior_resolution or 0)
 
     def check(self) -> None:
         if self.batch_size < 1:

@@ -34,16 +34,18 @@ from ..run import (
     BatchLoss, EpochReport, EpochTrainer, Run, chosen_test_epoch, random_crop, read_holdout_scores, write_holdout_scores,
 )
 from ..runtime import memory_format, numeric_mode
+from ..scoring import score_image
 from .data import TripletSet, load_triplets
 from .geometry import random_dihedral
-from .model import BIGPriorFusion, build_fusion_model, load_fusion_run, load_fusion_state_dict, paper_state_dict
+from .loading import load_fusion_run, load_fusion_state_dict, paper_state_dict
+from .networks import BIGPriorFusion, build_fusion_model
 from .options import FusionOptions
+from .spec import TrainingScale
 
 
-def _build_model(options: FusionOptions, experiment: Experiment) -> BIGPriorFusion:
+def _build_model(options: FusionOptions) -> BIGPriorFusion:
     torch.manual_seed(options.seed)  # the initial weights: the same in train() and in resume()
-    return build_fusion_model(experiment.degradation.observation_channels, options.backbone, options.dncnn_layers,
-                              options.extend_input, options.phi_activation)
+    return build_fusion_model(options.spec())
 
 
 def training_split(experiment: Experiment, options: FusionOptions) -> tuple[list[int], list[int], list[int]]:
@@ -86,9 +88,9 @@ def fit(trainer: EpochTrainer, data: TripletSet, options: FusionOptions, device:
     model.to(memory_format=torch.contiguous_format)
 
 
-def fusion_trainer(run: Run, options: FusionOptions, experiment: Experiment, data: TripletSet, device: torch.device) -> EpochTrainer:
+def fusion_trainer(run: Run, options: FusionOptions, data: TripletSet, device: torch.device) -> EpochTrainer:
     """A freshly initialised network of `options` (seeded) with its epoch trainer."""
-    model = _build_model(options, experiment).to(device)
+    model = _build_model(options).to(device)
     return EpochTrainer(run, model, len(data), options, device, (paper_state_dict, load_fusion_state_dict))
 
 
@@ -103,11 +105,12 @@ def train(
     input leaves no run folder behind. Returns the run folder."""
     options.check()
     experiment = Experiment(options.experiment, root)
+    options = options.with_scale(TrainingScale.of_experiment(experiment))
     train_indices, _, test_indices = training_split(experiment, options)
     data = load_triplets(experiment, train_indices, workers, desc="loading training images").to(device)
     load_triplets(experiment, test_indices, workers, desc="checking test images")  # fail now, not after training
     run = Run.create(root / NET_DATA_DIR, options.experiment, options)
-    trainer = fusion_trainer(run, options, experiment, data, device)
+    trainer = fusion_trainer(run, options, data, device)
     print(f"{run.folder}: {len(data)} training images, {sum(p.numel() for p in trainer.model.parameters())} parameters, device {device}")
     fit(trainer, data, options, device, on_epoch_end)
     return run.folder
@@ -122,7 +125,7 @@ def resume(
     experiment = Experiment(options.experiment, run.workspace)
     train_indices, _, _ = training_split(experiment, options)
     data = load_triplets(experiment, train_indices, workers, desc="loading training images").to(device)
-    trainer = fusion_trainer(run, options, experiment, data, device)
+    trainer = fusion_trainer(run, options, data, device)
     start = trainer.resume()
     print(f"{run.folder}: resuming at epoch {start} of {options.epochs}")
     if start < options.epochs:
@@ -162,7 +165,7 @@ def evaluate(
     if data_experiment.degradation.observation_channels != model_experiment.degradation.observation_channels:
         raise BIGPriorError(f"--test_data {test_data}: its observations do not have the channels the model of {options.experiment} takes")
     options = replace(options, self_ensemble=options.self_ensemble if self_ensemble is None else self_ensemble)
-    model = load_fusion_run(run.folder, epoch, device)
+    model = load_fusion_run(run.folder, epoch, device).model
     model.self_ensemble = options.self_ensemble
     _, test_indices = data_experiment.split(options.train_count)
     data = load_triplets(data_experiment, test_indices, workers, desc="loading test images")
@@ -181,11 +184,11 @@ def evaluate(
     column = lambda key: np.array([r[key] for r in rows], dtype=np.float64)  # noqa: E731
     imageio.write_npy(metric_dir / MSE_FILE, column("mse"))
     imageio.write_npy(metric_dir / PRIOR_MSE_FILE, column("prior_mse"))
-    imageio.write_npy(metric_dir / PHI_MEAN_FILE, column("phi_mean"))
+    imageio.write_npy(metric_dir / PHI_MEAN_FILE, np.array([r["bigprior"]["phi_mean"] for r in rows], dtype=np.float64))
     if color:
-        imageio.write_npy(metric_dir / AUC_FILE, column("auc"))
-        imageio.write_npy(metric_dir / PRIOR_AUC_FILE, column("prior_auc"))
-    summary = _metrics_document(options, run.folder, epoch, epoch_rule, data_experiment.name, rows, color)
+        imageio.write_npy(metric_dir / AUC_FILE, np.array([r["bigprior"]["auc"] for r in rows], dtype=np.float64))
+        imageio.write_npy(metric_dir / PRIOR_AUC_FILE, np.array([r["prior"]["auc"] for r in rows], dtype=np.float64))
+    summary = _metrics_document(options, run.folder, epoch, epoch_rule, data_experiment.name, rows)
     summary["calibration"] = _calibration_summary(pixels)
     if options.holdout:
         summary["holdout"] = {"images": training_split(model_experiment, options)[1], "psnr": read_holdout_scores(run.folder)}
@@ -217,7 +220,7 @@ def score_holdout(folder: Path, device: torch.device, workers: int = 4, batch_si
     data = load_triplets(experiment, held_out, workers, desc="loading held-out images")
     scores = read_holdout_scores(run.folder)
     for epoch in (e for e in run.saved_epochs() if e not in scores):
-        model = load_fusion_run(run.folder, epoch, device)
+        model = load_fusion_run(run.folder, epoch, device).model
         mse = [((out - gt) ** 2).flatten(1).mean(1) for _, _, gt, _, out, _ in
                _fused_batches(model, data, options.precision, device, batch_size, f"held-out epoch {epoch}")]
         scores[epoch] = float(np.mean(metrics.psnr_from_mse(torch.cat(mse).double().cpu().numpy())))
@@ -242,23 +245,15 @@ def _test_images(model: BIGPriorFusion, data: TripletSet, out_dir: Path, precisi
 
 
 def _image_metrics(index: int, out: torch.Tensor, phi: torch.Tensor, gt: torch.Tensor, prior: torch.Tensor, color: bool) -> dict:
-    row = {
-        "index": index,
-        "mse": float(((out - gt) ** 2).mean()),
-        "prior_mse": float(((prior - gt) ** 2).mean()),
-        "phi_mean": float(phi.mean()),
-        "phi_std": float(phi.std()),
-        metrics.PHI_OUTSIDE_KEY: metrics.phi_outside_share(phi),
-    }
+    """One test image's row: the MSEs of the release's metric files and the registered scores of the
+    prior and of BIGPrior (`bigprior.scoring`: PSNR and AuC of the unclamped output, SSIM clamped), with
+    the PSNR of the clamped output and phi's statistics."""
     out_np, gt_np, prior_np = (imageio.chw_to_hwc(t).astype(np.float64) for t in (out, gt, prior))
-    clamped = np.clip(out_np, 0, 1)
-    row["mse_clamped"] = metrics.mse(clamped, gt_np)
-    row["ssim"] = metrics.ssim(clamped, gt_np)
-    row["prior_ssim"] = metrics.ssim(prior_np, gt_np)
-    if color:
-        row["auc"] = metrics.auc(out_np, gt_np)
-        row["prior_auc"] = metrics.auc(prior_np, gt_np)
-    return row
+    fused = score_image(out_np, gt_np, color_metrics=color)
+    fused["psnr_clamped"] = metrics.psnr(np.clip(out_np, 0, 1), gt_np)
+    fused.update(metrics.phi_statistics(phi))
+    return {"index": index, "mse": metrics.mse(out_np, gt_np), "prior_mse": metrics.mse(prior_np, gt_np),
+            "prior": score_image(prior_np, gt_np, color_metrics=color), "bigprior": fused}
 
 
 def _calibration_summary(pixels: list[tuple[np.ndarray, np.ndarray]]) -> dict:
@@ -289,26 +284,10 @@ CONVENTIONS = {
 }
 
 
-def _metrics_document(options: FusionOptions, folder: Path, epoch: int, rule: str, data: str, rows: list[dict], color: bool) -> dict:
-    def per_image(r: dict) -> dict:
-        prior = {"psnr": metrics.psnr_from_mse(r["prior_mse"]), "ssim": r["prior_ssim"]}
-        fused = {
-            "psnr": metrics.psnr_from_mse(r["mse"]),
-            "psnr_clamped": metrics.psnr_from_mse(r["mse_clamped"]),
-            "ssim": r["ssim"],
-            "phi_mean": r["phi_mean"],
-            "phi_std": r["phi_std"],
-            metrics.PHI_OUTSIDE_KEY: r[metrics.PHI_OUTSIDE_KEY],
-        }
-        if color:
-            prior["auc"], fused["auc"] = r["prior_auc"], r["auc"]
-        return {"index": r["index"], "prior": prior, "bigprior": fused}
-
-    images = [per_image(r) for r in rows]
-    mean = {
-        side: {key: float(np.mean([im[side][key] for im in images])) for key in images[0][side]}
-        for side in ("prior", "bigprior")
-    }
+def _metrics_document(options: FusionOptions, folder: Path, epoch: int, rule: str, data: str, rows: list[dict]) -> dict:
+    images = [{"index": r["index"], "prior": r["prior"], "bigprior": r["bigprior"]} for r in rows]
+    mean = {side: {key: float(np.mean([im[side][key] for im in images])) for key in images[0][side]}
+            for side in ("prior", "bigprior")}
     return {
         "experiment": options.experiment,
         "run": folder.name,

@@ -14,13 +14,11 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Callable, Sequence
-from dataclasses import fields
 
 import torch
 
 from ..degradations import CENTER_MASK, Degradation, ReleaseScript, release_scripts, script_classes, script_degradation
 from ..errors import BIGPriorError
-from ..experiment import Experiment
 from ..generators import load_generator as load_generator_file
 from ..imageio import check_output_folder
 from ..zoo import add_weights_dir_flag, resolve_generator_path
@@ -30,7 +28,8 @@ from .losses import build_loss
 from .spaces import LATENT_SPACES, composing_layer_arg
 from ..distributed import ProcessShare, process_group
 from .stage import (
-    GENERATOR, NATIVE, InversionSettings, Inverter, experiment_for_outputs, gather_summaries, input_files, run_stage,
+    GENERATOR, NATIVE, Inverter, experiment_for_outputs, gather_summaries, input_files, run_stage,
+    settings_from_args,
 )
 
 INVERSION_TYPE = "PGGAN-Multi-Z"
@@ -114,18 +113,6 @@ def build_parser(script: ReleaseScript, io: bool = True) -> argparse.ArgumentPar
     ours.add_argument("--latent_space", choices=LATENT_SPACES, default="multi",
                       help="multi (multi-code composition, PGGAN and StyleGAN2), or StyleGAN2's z, w or w+ (one code)")
     return p
-
-
-def settings_from_args(args: argparse.Namespace) -> InversionSettings:
-    return InversionSettings(**{f.name: getattr(args, f.name) for f in fields(InversionSettings) if hasattr(args, f.name)})
-
-
-def settings_from_record(experiment: Experiment, record: dict) -> tuple[InversionSettings, Degradation, int]:
-    """How an experiment's priors were made, from its mGANargs.txt: the inversion settings, the
-    degradation and the side of the generator's images (older records: that of the images)."""
-    args = argparse.Namespace(**record)
-    resolution = record.get("prior_resolution") or experiment.read_gt(0).shape[-1]
-    return settings_from_args(args), experiment.degradation.from_flags(args), int(resolution)
 
 
 def check_release_flags(args: argparse.Namespace) -> None:

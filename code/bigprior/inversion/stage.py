@@ -12,11 +12,12 @@ at the generator's and resized back, by the same `Inverter` that restores photos
 
 from __future__ import annotations
 
+import argparse
 import functools
 import os
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 import numpy as np
@@ -60,6 +61,18 @@ class InversionSettings:
 
     def check(self) -> None:
         check_settings(self.optimization, self.init_type, self.iterations, self.lr, self.restarts)
+
+
+def settings_from_args(args: argparse.Namespace) -> InversionSettings:
+    return InversionSettings(**{f.name: getattr(args, f.name) for f in fields(InversionSettings) if hasattr(args, f.name)})
+
+
+def settings_from_record(experiment: Experiment, record: dict) -> tuple[InversionSettings, Degradation, int]:
+    """How an experiment's priors were made, from its mGANargs.txt: the inversion settings, the
+    degradation and the side of the generator's images (older records: that of the images)."""
+    args = argparse.Namespace(**record)
+    resolution = record.get("prior_resolution") or experiment.read_gt(0).shape[-1]
+    return settings_from_args(args), experiment.degradation.from_flags(args), int(resolution)
 
 
 @dataclass

@@ -17,7 +17,8 @@ from ..published import Published, load_published
 from . import plots, tables
 from .entries import METHOD_TITLES, Entry, resolve_entries
 from .options import ReportOptions
-from .scoring import ImageResult, Scorer, Scores, score
+from ..scoring import Scorer
+from .scoring import ImageResult, Scores, score
 
 RESULTS_TITLE = "Results per experiment"
 CALIBRATION_TITLE = "Calibration of phi: does phi say where the prior is right?"

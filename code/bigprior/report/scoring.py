@@ -2,9 +2,9 @@
 experiment (the register / calc shape of NVlabs' metrics/metric_main.py). Tables and figures read
 only the `Scores` this module returns.
 
-Two kinds of metric are registered: `ImageMetric`s score every method's output against GT (one value
-per method: `<method>_<key>`), `PhiMetric`s describe BIGPrior's phi map of the image, with the
-calibration of phi against the prior's advantage (`metrics.prior_advantage`) among them.
+Every method's output is scored against GT with the package's image metrics (`bigprior.scoring`, one
+value per method: `<method>_<key>`); `PhiMetric`s, registered here, describe BIGPrior's phi map of the
+image, with the calibration of phi against the prior's advantage (`metrics.prior_advantage`) among them.
 """
 
 from __future__ import annotations
@@ -20,26 +20,8 @@ from tqdm import tqdm
 from .. import imageio, metrics
 from ..errors import BIGPriorError
 from ..experiment import Experiment
+from ..scoring import Scorer, score_outputs
 from .entries import BIGPRIOR, PRIOR, Entry
-
-
-@dataclass(frozen=True)
-class Scorer:
-    """What scoring needs besides the images."""
-
-    lpips_model: metrics.LPIPS | None = None
-
-
-@dataclass(frozen=True)
-class ImageMetric:
-    """A metric of a method's output image (HxWx3 uint8) against GT, for the experiments it applies to."""
-
-    key: str
-    title: str
-    decimals: int
-    compute: Callable[[np.ndarray, np.ndarray, Scorer], float]
-    applies: Callable[[Entry, Scorer], bool] = lambda entry, scorer: True
-    shown_when_absent: bool = False  # a column (n/a) even where not computed, so a reader sees it is missing
 
 
 @dataclass
@@ -64,21 +46,14 @@ class PhiMetric:
     in_tables: bool = False
 
 
-IMAGE_METRICS: dict[str, ImageMetric] = {}
 PHI_METRICS: dict[str, PhiMetric] = {}
 
 
-def register(metric: ImageMetric | PhiMetric) -> None:
-    """Add a metric to the report (in this order in results.csv and the tables)."""
-    (IMAGE_METRICS if isinstance(metric, ImageMetric) else PHI_METRICS)[metric.key] = metric
+def register(metric: PhiMetric) -> None:
+    """Add a phi metric to the report (in this order in results.csv and the tables)."""
+    PHI_METRICS[metric.key] = metric
 
 
-register(ImageMetric("psnr", "PSNR", 2, lambda image, gt, scorer: metrics.psnr(image, gt)))
-register(ImageMetric("ssim", "SSIM", 4, lambda image, gt, scorer: metrics.ssim(image, gt)))
-register(ImageMetric("auc", "AuC", 2, lambda image, gt, scorer: metrics.auc(image, gt),
-                     applies=lambda entry, scorer: entry.experiment.degradation.color_metrics))
-register(ImageMetric("lpips", "LPIPS", 4, lambda image, gt, scorer: metrics.lpips(scorer.lpips_model, image, gt),
-                     applies=lambda entry, scorer: scorer.lpips_model is not None, shown_when_absent=True))
 register(PhiMetric("phi_mean", "mean phi", 3, lambda p: float(p.values.mean()), in_tables=True))
 register(PhiMetric("phi_std", "std phi", 3, lambda p: float(p.values.std()), in_tables=True))
 register(PhiMetric("prior_better_share", "share of pixels where the prior is better", 3, lambda p: float((p.advantage > 0).mean())))
@@ -126,8 +101,7 @@ def evaluate_image(entry: Entry, index: int, scorer: Scorer) -> ImageResult:
     """Every registered metric of one test image (calc)."""
     gt = imageio.read_rgb(entry.experiment.gt_path(index))
     images = {method: read_output(folder / f"{index}.png", gt.shape) for method, folder in entry.methods.items()}
-    applied = [m for m in IMAGE_METRICS.values() if m.applies(entry, scorer)]
-    scores = {f"{method}_{m.key}": m.compute(image, gt, scorer) for method, image in images.items() for m in applied}
+    scores = score_outputs(images, gt, color_metrics=entry.experiment.degradation.color_metrics, scorer=scorer)
     phi, phi_uint8 = _phi_image(entry, index, gt, images[PRIOR])
     values = {m.key: m.compute(phi) for m in PHI_METRICS.values()}
     return ImageResult(

@@ -9,7 +9,8 @@ import numpy as np
 
 from ..published import Published
 from .entries import BIGPRIOR, METHOD_TITLES, PRIOR, Entry
-from .scoring import IMAGE_METRICS, PHI_METRICS, Correlation, Scores
+from ..scoring import IMAGE_METRICS
+from .scoring import PHI_METRICS, Correlation, Scores
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,7 @@
 # (code/bigprior/assets/default/pggan_lsun64.pth) instead of the published 256x256 PGGANs.
 #   inversion of LSUN images 0..299 (64x64 copies, made first), fusion trained on 0..249, tested on 250..299,
 #   then the report next to the paper's table.
-# Usage (from the repository root): bash results/reduced_scale/run.sh [workspace, default runs/reduced_scale]
+# Usage (from the repository root): bash experiments/reduced_scale/run.sh [workspace, default runs/reduced_scale]
 # Settings are the variables below; everything resumes where it stopped when rerun.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -21,7 +21,7 @@ FUSE=(--lr 0.01 --batch_size 8 --backbone D --phi_weight 1e-5 --epochs "${EPOCHS
       --device "$DEVICE" --seed 0)
 
 mkdir -p "$WS/inter_data"
-python results/reduced_scale/make_lsun64.py "$PAPER_LSUN" "$LSUN"
+python experiments/reduced_scale/make_lsun64.py "$PAPER_LSUN" "$LSUN"
 invert() {  # script experiment category [task flags...]
   local script=$1 exp=$2 cat=$3; shift 3
   python "code/mganprior/$script.py" -i "$LSUN/$cat" -o "$WS/inter_data/$exp" "${INVERT[@]}" "$@"
@@ -55,4 +55,4 @@ for exp in col_bedroom col_church inpcrop_bedroom inpcrop_church inpcrop_confere
   python code/train.py --root "$WS" --experiment "$exp" --test True --test_model 0 --test_epoch "$((${EPOCHS:-16} - 1))" --device "$DEVICE"
 done
 python code/report.py --root "$WS" --name reduced_scale --published "$(dirname "$PAPER_LSUN")" --out "$WS/reports"
-python results/reduced_scale/collect.py "$WS"
+python experiments/reduced_scale/collect.py "$WS"

@@ -2,9 +2,9 @@
 # Fusion training from scratch on the paper's col_bedroom priors (../shared/bigprior-paper), several seeds,
 # with the paper's fusion, with --extend_input True and (VARIANTS) with bounded phi; tested on images 250..299 at the epoch the
 # run's --test_epoch_rule picks (lr_min: the last epoch that ends a cosine cycle), then tabulated.
-# Usage (repository root): bash results/col_bedroom_from_scratch/run.sh [workspace]
-#   full scale (GPU):  SEEDS="0 1 2" EPOCHS=50 CROP=0 DEVICE=cuda bash results/col_bedroom_from_scratch/run.sh
-#   reduced (CPU):     SEEDS="0" EPOCHS=16 CROP=128 bash results/col_bedroom_from_scratch/run.sh
+# Usage (repository root): bash experiments/col_bedroom_from_scratch/run.sh [workspace]
+#   full scale (GPU):  SEEDS="0 1 2" EPOCHS=50 CROP=0 DEVICE=cuda bash experiments/col_bedroom_from_scratch/run.sh
+#   reduced (CPU):     SEEDS="0" EPOCHS=16 CROP=128 bash experiments/col_bedroom_from_scratch/run.sh
 # VARIANTS="extendFalse extendTrue" (the paper's fusion, --extend_input True; "bounded" adds issue 15's bounded
 # phi: --extend_input True --phi_activation sigmoid --backbone U --augment True --self_ensemble True) and
 # TRAIN_COUNT=250 can be set too; COLLECT=False leaves table.md alone.
@@ -38,4 +38,4 @@ for variant in $VARIANTS; do
     echo "$tag $run $(( $(date +%s) - start ))" >> "$WS/runs.txt"
   done
 done
-if [ "${COLLECT:-True}" = True ]; then python results/col_bedroom_from_scratch/collect.py "$WS"; fi
+if [ "${COLLECT:-True}" = True ]; then python experiments/col_bedroom_from_scratch/collect.py "$WS"; fi

@@ -5,8 +5,8 @@
 #   bounded-phi options (docs/fusion.md: --extend_input True --phi_activation sigmoid --backbone U --augment True;
 #   BACKBONE=D LAYERS=8 gives the former DnCNN-8) and tested on 250..299, then the networks and
 #   defaults.json (prior_resolution 64, image_resolution 256) written by bigprior.defaults.write_defaults
-#   through results/reduced_scale/collect.py.
-# Usage (from the repository root): bash results/native_resolution/retrain.sh [workspace, default runs/native_retrain]
+#   through experiments/reduced_scale/collect.py.
+# Usage (from the repository root): bash experiments/native_resolution/retrain.sh [workspace, default runs/native_retrain]
 # Settings are the variables below; COUNT/TRAIN/STEPS/EPOCHS/LAYERS/CROP make a smoke test small, ASSETS sends the
 # networks and defaults.json elsewhere (default: the built-in ones, code/bigprior/assets/default/). Reruns resume.
 set -euo pipefail
@@ -45,5 +45,5 @@ for exp in col_bedroom inpcrop_bedroom inpvar_bedroom denblind_bedroom; do
     python code/train.py --root "$WS" --experiment "$exp" "${FUSE[@]}" "${extra[@]}"
   fi
 done
-python results/reduced_scale/collect.py "$WS" --defaults_only --dataset bedroom --run_id 0 \
+python experiments/reduced_scale/collect.py "$WS" --defaults_only --dataset bedroom --run_id 0 \
   --assets "${ASSETS:-code/bigprior/assets/default}"

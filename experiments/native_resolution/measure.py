@@ -1,7 +1,7 @@
 """Restoring photos at their own resolution (the native pipeline) against the resize-all pipeline of
 git main at 9c7c4fc, on photos the tests do not use: table.md and results.json in this folder.
 
-    python results/native_resolution/measure.py [--workspace runs/native_resolution] [--shared ../shared]
+    python experiments/native_resolution/measure.py [--workspace runs/native_resolution] [--shared ../shared]
 
 Each photo is degraded once per task with the built-in default's degradation (seed 0; random holes
 scaled to the photo) and written as a user's degraded photo (8-bit PNG, the noise clipped; random holes
@@ -16,7 +16,6 @@ after the built-in networks were retrained).
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import subprocess
 import sys
@@ -26,14 +25,13 @@ import numpy as np
 from PIL import Image
 from skimage import data as skimage_data
 
-HERE = Path(__file__).resolve().parent
-ROOT = HERE.parents[1]
-sys.path.insert(0, str(ROOT / "code"))
+ROOT = Path(__file__).resolve().parents[2]  # the repository
+RESULTS = ROOT / "results" / "native_resolution"  # what this script writes
 
-from bigprior import imageio  # noqa: E402
-from bigprior.defaults import load_defaults  # noqa: E402
-from bigprior.degradations import REGISTRY, mask_to_uint8  # noqa: E402
-from bigprior.pipeline import simulate, strip_scores  # noqa: E402
+from bigprior import imageio
+from bigprior.defaults import load_defaults
+from bigprior.degradations import REGISTRY, mask_to_uint8
+from bigprior.pipeline import simulate, strip_scores
 
 OLD_COMMIT = "9c7c4fc"
 SKIMAGE_PHOTOS = ("rocket", "hubble_deep_field")
@@ -179,14 +177,14 @@ def main() -> None:
     args = parser.parse_args()
     workspace = Path(args.workspace).resolve()
     photos = clean_photos(workspace, Path(args.shared) / "bigprior-paper" / "lsun")
-    results = imageio.read_json(HERE / "results.json")["results"] if args.only_new else {}
+    results = imageio.read_json(RESULTS / "results.json")["results"] if args.only_new else {}
     for task in args.tasks.split(","):
         results.setdefault(task, {}).update(measure_task(workspace, task, photos, args.new_label, args.only_new))
         print(f"{task}: done", flush=True)
     sizes = {name: list(Image.open(path).size) for name, path in photos.items()}
-    imageio.write_json(HERE / "results.json", {"photos": sizes, "results": results})
+    imageio.write_json(RESULTS / "results.json", {"photos": sizes, "results": results})
     text = markdown(results, photos)
-    imageio.write_text(HERE / "table.md", text)
+    imageio.write_text(RESULTS / "table.md", text)
     print(text)
 
 

@@ -1,8 +1,8 @@
 """The fusion options of issue 15 next to the paper's fusion: results/fusion_options/table.md from a
 workspace's fusion run folders (every `net_data/<exp>_<ID>/` with OURargs.txt and metrics.json).
 
-    python results/fusion_options/collect.py table <workspace> [--out results/fusion_options/table.md]
-    python results/fusion_options/collect.py find <workspace> <experiment> [train.py flags...]
+    python experiments/fusion_options/collect.py table <workspace> [--out results/fusion_options/table.md]
+    python experiments/fusion_options/collect.py find <workspace> <experiment> [train.py flags...]
 
 `find` prints the run folder of <experiment> whose OURargs.txt has every given flag's value (the last
 one of a repeated flag wins, as in train.py), or nothing: run.sh resumes that run instead of starting
@@ -14,18 +14,16 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from dataclasses import fields
 from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE.parents[1] / "code"))
+RESULTS = Path(__file__).resolve().parents[2] / "results" / "fusion_options"  # what this script writes
 
-from bigprior import metrics  # noqa: E402
-from bigprior.experiment import FUSION_ARGS_FILE, METRICS_FILE  # noqa: E402
-from bigprior.fusion.options import FusionOptions  # noqa: E402
-from bigprior.run import Run  # noqa: E402
-from bigprior.commandline import str2bool  # noqa: E402
+from bigprior import metrics
+from bigprior.experiment import FUSION_ARGS_FILE, METRICS_FILE
+from bigprior.fusion.options import FusionOptions
+from bigprior.run import Run
+from bigprior.commandline import str2bool
 
 OPTION_FIELDS = ("extend_input", "backbone", "dncnn_layers", "phi_activation", "augment", "self_ensemble",
                  "test_epoch_rule", "holdout", "crop_size")  # shown when they differ from the defaults
@@ -146,7 +144,7 @@ def main(argv: list[str] | None = None) -> None:
     sub = parser.add_subparsers(dest="command", required=True)
     table = sub.add_parser("table")
     table.add_argument("workspace", type=Path)
-    table.add_argument("--out", type=Path, default=HERE / "table.md")
+    table.add_argument("--out", type=Path, default=RESULTS / "table.md")
     find = sub.add_parser("find")
     find.add_argument("workspace", type=Path)
     find.add_argument("experiment")

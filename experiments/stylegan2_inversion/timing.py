@@ -4,24 +4,21 @@ check-inversion's own timings are wall-clock and this 2-core machine is shared, 
 this measures the process's CPU time over `--steps` steps of a batch of 8 after one warm-up step, at the
 default precision (grouped convolutions) and in strict fp32 (per-sample path, bit-exact batches).
 
-    python results/stylegan2_inversion/timing.py [--gan_weights ../shared/testvectors/stylegan2/tiny_r32_official.pkl]
+    python experiments/stylegan2_inversion/timing.py [--gan_weights ../shared/testvectors/stylegan2/tiny_r32_official.pkl]
 """
 
 from __future__ import annotations
 
 import argparse
-import sys
 import time
-from pathlib import Path
 
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "code"))
 
-from bigprior.degradations import BlindAWGN  # noqa: E402
-from bigprior.generators import load_generator  # noqa: E402
-from bigprior.inversion import InversionLoss, build_latent_space, invert  # noqa: E402
-from bigprior.runtime import exact_batches  # noqa: E402
+from bigprior.degradations import BlindAWGN
+from bigprior.generators import load_generator
+from bigprior.inversion import InversionLoss, build_latent_space, invert
+from bigprior.runtime import exact_batches
 
 CONFIGS = [("z", 4, 1), ("w", 4, 1), ("w+", 4, 1)] + [("multi", b, n) for n in (2, 4, 8) for b in ("b8", "b16", "b32")]
 

@@ -1,38 +1,28 @@
-"""The fusion model: phi = x - D(x) (or D(cat(x, g)) with `extend_input`), out = (1 - phi) x + phi g.
+"""The fusion networks (torch only): phi = x - D(x) (or D(cat(x, g)) with `extend_input`), out = (1 - phi) x + phi g.
 
 The model takes images in [0, 1] and returns its output in [0, 1]; inside, as the paper's code did
 outside, it works on images shifted to [-0.5, 0.5] (`INPUT_SHIFT`, a constant: no state-dict key).
-Options beyond the paper (each off by default): phi bounded to [0, 1] (`phi_activation`), a U-Net
-backbone (`UNet`, larger receptive field) and test-time self-ensemble. Every backbone states its
-`receptive_radius` and the `size_multiple` its input needs; the model pads to the multiple itself, so
-any image size works, and the tiled fusion (`pipeline.fuse_tiled`) reads both.
-
-State dicts use the paper's keys: the release wrapped its model in `nn.DataParallel`, so its files
-hold `module.backbone.dncnn.{i}.*`. `paper_state_dict` writes that layout and
-`load_fusion_state_dict` reads it (or the same keys without `module.`), so checkpoints move freely
-between this project and the paper's code. `load_fusion_run` builds the network of a run folder.
+Options beyond the paper (each off by default, all in `FusionSpec`): phi bounded to [0, 1]
+(`phi_activation`), a U-Net backbone (`UNet`, larger receptive field) and test-time self-ensemble.
+Every backbone states its `receptive_radius` and the `size_multiple` its input needs; the model pads to
+the multiple itself, so any image size works, and the tiled fusion (`pipeline.fuse_tiled`) reads both.
+Checkpoints and run folders are read by `loading.py`.
 """
 
 from __future__ import annotations
 
 import math
-from collections import OrderedDict
-from collections.abc import Mapping
-from pathlib import Path
+from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..degradations import degradation_class
 from ..errors import BIGPriorError
-from ..experiment import split_experiment_name
-from ..run import Run, chosen_test_epoch, load_weights, read_holdout_scores
 from .geometry import DIHEDRAL, dihedral, pad_to_multiple, undo_dihedral
-from .options import FusionOptions, check_network_choices
+from .spec import FusionSpec
 
 INPUT_SHIFT = 0.5  # the paper's networks see images in [-0.5, 0.5]
-PAPER_PREFIX = "module."
 SIGMOID_SLOPE = 4.0  # phi = sigmoid(4 (raw - 1/2)): slope 1 and value 1/2 at raw = 1/2, like the paper's phi
 
 
@@ -103,9 +93,10 @@ class UNet(nn.Module):
         return self.head(x)
 
 
-def build_backbone(backbone: str, in_channels: int, layers: int) -> DnCNN | UNet:
-    """The phi network of a `--backbone` letter (checked by the caller; `layers`: DnCNN's depth)."""
-    return DnCNN(in_channels, out_channels=3, layers=layers) if backbone == "D" else UNet(in_channels, out_channels=3)
+BACKBONE_BUILDERS: dict[str, Callable[[int, int], nn.Module]] = {
+    "D": lambda in_channels, layers: DnCNN(in_channels, out_channels=3, layers=layers),
+    "U": lambda in_channels, layers: UNet(in_channels, out_channels=3),
+}  # one per key of spec.BACKBONES
 
 
 class BIGPriorFusion(nn.Module):
@@ -127,16 +118,16 @@ class BIGPriorFusion(nn.Module):
     (each result turned back). The output is then (1 - mean phi) x + mean(phi) g: the average of the 8
     fused outputs, as the output is linear in phi (equal up to float rounding)."""
 
-    def __init__(self, observation_channels: int, layers: int = 17, extend_input: bool = False, backbone: str = "D",
-                 phi_activation: str = "none", self_ensemble: bool = False) -> None:
+    def __init__(self, spec: FusionSpec, self_ensemble: bool = False) -> None:
         super().__init__()
-        check_network_choices(backbone, phi_activation)
-        self.observation_channels = observation_channels
-        self.extend_input = extend_input
-        self.phi_activation = phi_activation
+        self.spec = spec
         self.self_ensemble = self_ensemble
-        in_channels = observation_channels + (3 if extend_input else 0)
-        self.backbone = build_backbone(backbone, in_channels, layers)
+        in_channels = spec.observation_channels + (3 if spec.extend_input else 0)
+        self.backbone = BACKBONE_BUILDERS[spec.backbone](in_channels, spec.layers)
+
+    @property
+    def observation_channels(self) -> int:
+        return self.spec.observation_channels
 
     @property
     def receptive_radius(self) -> int:
@@ -175,11 +166,11 @@ class BIGPriorFusion(nn.Module):
         return phi[..., :height, :width]
 
     def _phi(self, xs: torch.Tensor, gs: torch.Tensor) -> torch.Tensor:
-        features = torch.cat((xs, gs), dim=1) if self.extend_input else xs
+        features = torch.cat((xs, gs), dim=1) if self.spec.extend_input else xs
         raw = xs - self.backbone(features)
-        if self.phi_activation == "sigmoid":
+        if self.spec.phi_activation == "sigmoid":
             return torch.sigmoid(SIGMOID_SLOPE * (raw - 0.5))
-        if self.phi_activation == "clamp":
+        if self.spec.phi_activation == "clamp":
             return raw.clamp(0, 1)
         return raw
 
@@ -205,63 +196,8 @@ def init_paper_weights(model: nn.Module) -> None:
                 module.bias.zero_()
 
 
-def build_fusion_model(observation_channels: int, backbone: str = "D", layers: int = 17, extend_input: bool = False,
-                       phi_activation: str = "none") -> BIGPriorFusion:
+def build_fusion_model(spec: FusionSpec) -> BIGPriorFusion:
     """A fusion network with the release's initialisation (from torch's global random state)."""
-    model = BIGPriorFusion(observation_channels, layers, extend_input, backbone, phi_activation)
+    model = BIGPriorFusion(spec)
     init_paper_weights(model)
     return model
-
-
-def paper_state_dict(model: BIGPriorFusion) -> OrderedDict[str, torch.Tensor]:
-    """The model's state dict with the release's `module.` prefix, tensors on the CPU."""
-    return OrderedDict((PAPER_PREFIX + key, value.detach().cpu()) for key, value in model.state_dict().items())
-
-
-def load_fusion_state_dict(model: BIGPriorFusion, state: Mapping[str, torch.Tensor], source: str = "checkpoint") -> None:
-    """Load a state dict with or without the `module.` prefix; a missing, extra or mis-shaped key
-    is a BIGPriorError naming the first such key."""
-    stripped = {key.removeprefix(PAPER_PREFIX): value for key, value in state.items()}
-    own = model.state_dict()
-    for key, value in own.items():
-        if key not in stripped:
-            raise BIGPriorError(f"{source}: missing key {PAPER_PREFIX + key} (is it a fusion checkpoint of this task?)")
-        if tuple(stripped[key].shape) != tuple(value.shape):
-            raise BIGPriorError(
-                f"{source}: key {PAPER_PREFIX + key} has shape {tuple(stripped[key].shape)}, the model expects "
-                f"{tuple(value.shape)} (wrong task, --backbone, --dncnn_layers or --extend_input?)"
-            )
-    for key in stripped:
-        if key not in own:
-            raise BIGPriorError(f"{source}: unexpected key {PAPER_PREFIX + key}")
-    model.load_state_dict(stripped)
-
-
-def load_fusion_file(path: Path, observation_channels: int, backbone: str = "D", layers: int = 17,
-                     extend_input: bool = False, phi_activation: str = "none") -> BIGPriorFusion:
-    """A fusion network from a state-dict file (the paper's layout, float32 or float16: the built-in
-    files are float16), in float32 on the CPU, in eval mode."""
-    model = build_fusion_model(observation_channels, backbone, layers, extend_input, phi_activation)
-    state = load_weights(path)
-    load_fusion_state_dict(model, {k: v.float() if v.is_floating_point() else v for k, v in state.items()}, str(path))
-    return model.eval()
-
-
-def load_fusion_run(folder: str | Path, epoch: int | None = None, device: torch.device = torch.device("cpu"),
-                    flag: str = "") -> BIGPriorFusion:
-    """The network of a fusion run folder at `epoch`, with the run's options (backbone, phi activation,
-    self-ensemble); by default the epoch its `test_epoch_rule` picks if that checkpoint exists, else
-    the last one saved. In eval mode on `device`."""
-    run = Run.open(folder, flag)
-    options = FusionOptions.load(run.folder)
-    if epoch is None:
-        saved = run.saved_epochs()
-        if not saved:
-            raise BIGPriorError(f"{flag}{run.folder}: no net_<epoch>.pth checkpoint in the run folder")
-        chosen = chosen_test_epoch(options, read_holdout_scores(run.folder))
-        epoch = chosen if chosen in saved else saved[-1]
-    channels = degradation_class(split_experiment_name(options.experiment)[0]).observation_channels
-    model = load_fusion_file(run.checkpoint(epoch), channels, options.backbone, options.dncnn_layers, options.extend_input,
-                             options.phi_activation)
-    model.self_ensemble = options.self_ensemble
-    return model.to(device)

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Wall time, CPU time and peak memory of restoring a 1024x768 and a 4000x3000 photo (scikit-image's rocket,
 # enlarged) with the built-in default, denoising and inpainting, --degrade True (so the scores at full size are included).
-# Usage (from the repository root): bash results/native_resolution/timing.sh [workspace, default runs/native_timing]
+# Usage (from the repository root): bash experiments/native_resolution/timing.sh [workspace, default runs/native_timing]
 # Writes results/native_resolution/timing.txt (GNU time's figures per run).
 set -euo pipefail
 cd "$(dirname "$0")/../.."

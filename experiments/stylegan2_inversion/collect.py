@@ -1,6 +1,6 @@
 """The table of results/stylegan2_inversion/README.md from the check-inversion reports of run.sh.
 
-    python results/stylegan2_inversion/collect.py [runs/stylegan2_inversion]
+    python experiments/stylegan2_inversion/collect.py [runs/stylegan2_inversion]
 """
 
 from __future__ import annotations

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # check-inversion of the tiny StyleGAN2 test generator (random weights, 32x32) on its own samples, per task and
 # latent space at equal steps: z, w, w+ and multi-code with N codes composed at block k (b8, b16, b32).
-# Usage (from the repository root): bash results/stylegan2_inversion/run.sh [reports folder, default
-# runs/stylegan2_inversion]; then python results/stylegan2_inversion/collect.py [the same folder].
+# Usage (from the repository root): bash experiments/stylegan2_inversion/run.sh [reports folder, default
+# runs/stylegan2_inversion]; then python experiments/stylegan2_inversion/collect.py [the same folder].
 # Settings: 8 generated images per task (one batch), L2 loss, Adam lr 0.1, 100 steps, sigma 25, one CPU thread.
 set -euo pipefail
 cd "$(dirname "$0")/../.."

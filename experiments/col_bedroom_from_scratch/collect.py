@@ -1,6 +1,6 @@
 """Tabulate results/col_bedroom_from_scratch runs (from <workspace>/runs.txt) into table.md.
 
-    python results/col_bedroom_from_scratch/collect.py <workspace> [table file (default: table.md here)]
+    python experiments/col_bedroom_from_scratch/collect.py <workspace> [table file (default: table.md here)]
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-HERE = Path(__file__).resolve().parent
+RESULTS = Path(__file__).resolve().parents[2] / "results" / "col_bedroom_from_scratch"  # what this script writes
 PUBLISHED = {"psnr": 23.08, "auc": 89.28}
 
 
@@ -46,7 +46,7 @@ def main() -> None:
                      f"AuC {np.mean(auc):.2f} over {len(runs)} seed(s); above the published {PUBLISHED['psnr']} dB in "
                      f"{sum(p > PUBLISHED['psnr'] for p in psnr)} of {len(runs)}.")
     text = "\n".join(lines) + "\n"
-    (Path(sys.argv[2]) if len(sys.argv) > 2 else HERE / "table.md").write_text(text)
+    (Path(sys.argv[2]) if len(sys.argv) > 2 else RESULTS / "table.md").write_text(text)
     print(text)
 
 

@@ -4,7 +4,7 @@ The reproduction runs the whole pipeline at the built-in generator's 64x64 (inpu
 its images are made 64x64 once, up front: bicubic from 256x256, as the inversion's `--resize True` did
 before it kept photos at their own resolution.
 
-    python results/reduced_scale/make_lsun64.py ../shared/bigprior-paper/lsun runs/lsun64
+    python experiments/reduced_scale/make_lsun64.py ../shared/bigprior-paper/lsun runs/lsun64
 """
 
 from __future__ import annotations

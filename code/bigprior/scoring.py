@@ -1,0 +1,73 @@
+"""The one registry of image metrics: what the fusion test, `restore`, the demo and the report score an
+output with (the register / calc shape of NVlabs' metrics/metric_main.py). Adding a metric is one
+`register` call here; every table that shows scores reads them from `score_image`.
+
+A metric scores an output image against the ground truth, both HxWx3, float in [0, 1] or uint8. Float
+outputs are scored as the release scored them: PSNR and AuC on the unclamped values, SSIM on the
+output clamped to [0, 1] (`metrics.ssim`). Every metric works on images of any size in bounded memory.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from . import metrics
+
+
+@dataclass(frozen=True)
+class Scorer:
+    """What scoring needs besides the images: the LPIPS model, when its weights are on this machine."""
+
+    lpips_model: metrics.LPIPS | None = None
+
+
+@dataclass(frozen=True)
+class ImageMetric:
+    """A metric of an output image against the ground truth, for the tasks it applies to."""
+
+    key: str
+    title: str
+    decimals: int
+    compute: Callable[[np.ndarray, np.ndarray, Scorer], float]
+    applies: Callable[[bool, Scorer], bool] = lambda color_metrics, scorer: True  # (the task's color_metrics, scorer)
+    shown_when_absent: bool = False  # a column (n/a) even where not computed, so a reader sees it is missing
+
+
+IMAGE_METRICS: dict[str, ImageMetric] = {}
+
+
+def register(metric: ImageMetric) -> None:
+    """Add a metric (in this order in every table)."""
+    if metric.key in IMAGE_METRICS:
+        raise ValueError(f"metric {metric.key!r} registered twice")
+    IMAGE_METRICS[metric.key] = metric
+
+
+register(ImageMetric("psnr", "PSNR", 2, lambda image, gt, scorer: metrics.psnr(image, gt)))
+register(ImageMetric("ssim", "SSIM", 4, lambda image, gt, scorer: metrics.ssim(image, gt)))
+register(ImageMetric("auc", "AuC", 2, lambda image, gt, scorer: metrics.auc(image, gt),
+                     applies=lambda color_metrics, scorer: color_metrics))
+register(ImageMetric("lpips", "LPIPS", 4, lambda image, gt, scorer: metrics.lpips(scorer.lpips_model, image, gt),
+                     applies=lambda color_metrics, scorer: scorer.lpips_model is not None, shown_when_absent=True))
+
+
+def applied_metrics(color_metrics: bool, scorer: Scorer = Scorer()) -> list[ImageMetric]:
+    """The registered metrics that apply to a task (`Degradation.color_metrics`) with this scorer."""
+    return [metric for metric in IMAGE_METRICS.values() if metric.applies(color_metrics, scorer)]
+
+
+def score_image(image: np.ndarray, reference: np.ndarray, *, color_metrics: bool, scorer: Scorer = Scorer()) -> dict[str, float]:
+    """Every applicable registered metric of one output image against its ground truth."""
+    if image.shape != reference.shape:
+        raise ValueError(f"an output of shape {image.shape} cannot be scored against a reference of shape {reference.shape}")
+    return {metric.key: metric.compute(image, reference, scorer) for metric in applied_metrics(color_metrics, scorer)}
+
+
+def score_outputs(outputs: dict[str, np.ndarray], reference: np.ndarray, *, color_metrics: bool,
+                  scorer: Scorer = Scorer()) -> dict[str, float]:
+    """The scores of several methods' outputs of one image, keyed `<method>_<metric>`."""
+    return {f"{method}_{key}": value for method, image in outputs.items()
+            for key, value in score_image(image, reference, color_metrics=color_metrics, scorer=scorer).items()}
