@@ -17,7 +17,7 @@ from bigprior.degradations import Colorization, Inpainting
 from bigprior.errors import BIGPriorError
 from bigprior.fusion import FusionSpec, build_fusion_model
 from bigprior.generators import PGGANGenerator
-from bigprior.generators.pggan import upsample_nearest_x2
+from bigprior.generators.pggan.network import upsample_nearest_x2
 from bigprior.inversion import InversionLoss, MultiCodeGenerator, VGGFeatures, invert
 from bigprior import distributed
 from bigprior.distributed import GATHER_TIMEOUT, ProcessShare, process_group

@@ -94,7 +94,7 @@ def test_gan_steps_stay_on_the_device(tmp_path):
     options = tiny_options(tmp_path, steps=2)
     nets = build_networks(options, META)
     # PGGANGenerator.forward reads its `lod` buffer with .item() (a sync per forward on CUDA, in
-    # generators/pggan.py); a CPU `lod` keeps this test about the training step itself
+    # generators/pggan/network.py); a CPU `lod` keeps this test about the training step itself
     for generator in (nets.generator, nets.generator_ema):
         generator.lod = torch.zeros(())
     reals = (torch.rand(6, 3, 16, 16) * 2 - 1).to(META)

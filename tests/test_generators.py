@@ -14,7 +14,7 @@ from official_pggan import summed_kernel, transposed_conv_by_hand
 from bigprior.errors import BIGPriorError
 from bigprior import zoo
 from bigprior.generators import load_pggan, pggan
-from bigprior.generators.pggan import PGGANBlock, generator_from_state_dict
+from bigprior.generators.pggan.network import PGGANBlock, generator_from_state_dict
 
 torch.set_num_threads(2)
 

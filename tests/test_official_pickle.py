@@ -14,8 +14,8 @@ from official_pggan import network_state, official_forward, random_g_paper_varia
 from bigprior.cli import main as bigprior_main
 from bigprior.errors import BIGPriorError
 from bigprior.generators import load_pggan
-from bigprior.generators.official import read_official_pickle
-from bigprior.generators.pggan import generator_from_state_dict
+from bigprior.generators.pggan.official import read_official_pickle
+from bigprior.generators.pggan.network import generator_from_state_dict
 
 torch.set_num_threads(2)
 TINY_KWARGS = {"num_channels": 3, "resolution": 32, "label_size": 0, "fmap_max": 64}

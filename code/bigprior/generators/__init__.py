@@ -3,10 +3,8 @@ pickles read without running them) and the generic `load_generator` (names and f
 weights: `bigprior.zoo`)."""
 
 from .load import load_generator
-from .official import read_official_pickle
-from .pggan import PGGANGenerator, load_pggan
-from .stylegan2 import StyleGAN2Config, StyleGAN2Generator
-from .stylegan2_files import load_stylegan2
+from .pggan import PGGANGenerator, load_pggan, read_official_pickle
+from .stylegan2 import StyleGAN2Config, StyleGAN2Generator, load_stylegan2
 
 __all__ = ["PGGANGenerator", "StyleGAN2Config", "StyleGAN2Generator", "load_generator", "load_pggan",
            "load_stylegan2", "read_official_pickle"]

@@ -9,7 +9,7 @@ from torch import nn
 from ..errors import BIGPriorError
 from .checkpoint import PGGAN, STYLEGAN2, identify_generator_file
 from .pggan import pggan_from_file
-from .stylegan2_files import stylegan2_from_file
+from .stylegan2 import stylegan2_from_file
 
 DEFAULT_NETWORK = {PGGAN: "Gs", STYLEGAN2: "G_ema"}  # the published (moving-average) generator of each family
 

@@ -15,7 +15,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..generators.pggan import LEAKY_SLOPE, PGGANBlock, pixel_norm
+from ..generators.pggan.network import LEAKY_SLOPE, PGGANBlock, pixel_norm
 
 
 def upsample_conv_kernel(weight: torch.Tensor) -> torch.Tensor:

@@ -39,7 +39,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..errors import BIGPriorError
+from ...errors import BIGPriorError
 
 LRELU_SLOPE = 0.2
 LRELU_GAIN = math.sqrt(2.0)

@@ -17,10 +17,10 @@ from typing import Any
 
 import torch
 
-from ..errors import BIGPriorError
-from .checkpoint import STYLEGAN2, STYLEGAN2_FORMAT, GeneratorFile, check_state_dict, identify_generator_file
-from .stylegan2 import StyleGAN2Config, StyleGAN2Generator
-from .stylegan2_pickle import NETWORK_CHOICES, read_stylegan2_pickle
+from ...errors import BIGPriorError
+from ..checkpoint import STYLEGAN2, STYLEGAN2_FORMAT, GeneratorFile, check_state_dict, identify_generator_file
+from .network import StyleGAN2Config, StyleGAN2Generator
+from .official import NETWORK_CHOICES, read_stylegan2_pickle
 
 CONVERTED_VERSION = 1
 

@@ -1,19 +1,10 @@
-"""`bigprior convert-pggan in.pkl out.pth`: a PGGAN generator in the converted PyTorch layout.
-
-    bigprior convert-pggan karras2018iclr-lsun-bedroom-256x256.pkl pggan_bedroom256_generator.pth
-
-Reads anything `load_pggan` reads (the official TensorFlow pickles, without TensorFlow; genforce
-checkpoints; converted state dicts) and writes the generator's state dict in the layout mGANprior and
-the paper's code load (`lod`, `layer{i}.conv.weight`, `layer{i}.wscale.bias`, `output{b}.*`), plus a
-grid of samples from fixed seeds to check the conversion by eye. Converting the same file twice gives
-byte-identical outputs. The output flags, the sample grid and the writing are shared with
-`convert-stylegan2` (`stylegan2_convert.py`).
-"""
+"""What the convert commands share (`bigprior convert-pggan`, `bigprior convert-stylegan2`): their
+output flags, a grid of samples from fixed seeds to check a conversion by eye, and the writing
+(converting the same file twice gives byte-identical outputs)."""
 
 from __future__ import annotations
 
 import argparse
-from collections import OrderedDict
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -25,7 +16,6 @@ from ..errors import BIGPriorError
 from ..imageio import check_output_file, image_grid, torch_save, write_png
 from ..runtime import resolve_device
 from ..commandline import add_runtime_flags
-from .pggan import GENERATOR_CHOICES, load_pggan
 
 
 def conversion_parser(family: str, description: str, input_help: str, output_example: str,
@@ -43,13 +33,6 @@ def conversion_parser(family: str, description: str, input_help: str, output_exa
     parser.add_argument("--overwrite", action="store_true", help="replace existing output files")
     add_runtime_flags(parser)
     return parser
-
-
-def build_parser() -> argparse.ArgumentParser:
-    return conversion_parser("pggan", "Convert a PGGAN generator (official .pkl, genforce or converted .pth) to the "
-                                      "converted PyTorch state-dict layout, with a sample grid.",
-                             "official PGGAN pickle (karras2018iclr-*.pkl), or a genforce / converted .pth",
-                             "pggan_bedroom256_generator.pth", GENERATOR_CHOICES)
 
 
 def sample_grid(generator: nn.Module, count: int, seed: int, device: torch.device, batch_size: int = 8) -> np.ndarray:
@@ -82,12 +65,3 @@ def write_conversion(args: argparse.Namespace, generator: nn.Module, content: ob
     return output, grid
 
 
-def main(argv: Sequence[str] | None = None) -> None:
-    args = build_parser().parse_args(argv)
-    output_paths(args)
-    generator = load_pggan(args.input, which=args.which)
-    output, grid = write_conversion(args, generator, OrderedDict(generator.state_dict()))
-    parameters = sum(p.numel() for p in generator.parameters())
-    fused = ", fused upsampling" if generator.fused_scale else ""
-    print(f"{args.input} ({args.which}) -> {output}: {generator.resolution}x{generator.resolution} PGGAN{fused}, "
-          f"latent size {generator.z_dim}, {parameters:,} parameters; samples (seed {args.seed}): {grid}")

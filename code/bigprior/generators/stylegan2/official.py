@@ -29,9 +29,9 @@ from typing import Any
 import numpy as np
 import torch
 
-from ..errors import BIGPriorError
-from .safe_pickle import load_restricted, numpy_globals
-from .stylegan2 import StyleGAN2Config
+from ...errors import BIGPriorError
+from ..safe_pickle import load_restricted, numpy_globals
+from .network import StyleGAN2Config
 
 PERSISTENCE_GLOBAL = ("torch_utils.persistence", "_reconstruct_persistent_obj")
 PERSISTENCE_VERSIONS = (6,)  # stylegan2-ada-pytorch and stylegan3 write version 6

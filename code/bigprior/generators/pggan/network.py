@@ -22,8 +22,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..errors import BIGPriorError
-from .checkpoint import PGGAN, GeneratorFile, check_state_dict, identify_generator_file
+from ...errors import BIGPriorError
+from ..checkpoint import PGGAN, GeneratorFile, check_state_dict, identify_generator_file
 from .official import read_official_generator
 
 INIT_RESOLUTION = 4

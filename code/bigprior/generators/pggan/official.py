@@ -27,8 +27,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from ..errors import BIGPriorError
-from .safe_pickle import load_restricted, numpy_globals
+from ...errors import BIGPriorError
+from ..safe_pickle import load_restricted, numpy_globals
 
 # G_paper's defaults for the settings that fix the channel widths (official networks.py)
 G_PAPER_FMAP_DEFAULTS = {"fmap_base": 8192, "fmap_decay": 1.0, "fmap_max": 512}

@@ -14,10 +14,10 @@ from __future__ import annotations
 import argparse
 from collections.abc import Sequence
 
-from ..errors import BIGPriorError
-from .convert import conversion_parser, output_paths, write_conversion
-from .stylegan2_files import converted_content, load_stylegan2
-from .stylegan2_pickle import NETWORK_CHOICES
+from ...errors import BIGPriorError
+from ..conversion import conversion_parser, output_paths, write_conversion
+from .files import converted_content, load_stylegan2
+from .official import NETWORK_CHOICES
 
 
 def build_parser() -> argparse.ArgumentParser:
