@@ -27,7 +27,7 @@ from torch import nn
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "code"))
 
-from bigprior.fusion.data import TripletSet  # noqa: E402
+from bigprior.fusion.data import FusionData  # noqa: E402
 from bigprior.fusion import FusionSpec, build_fusion_model  # noqa: E402
 from bigprior.fusion.options import FusionOptions  # noqa: E402
 from bigprior.fusion.training import fit, fusion_trainer  # noqa: E402
@@ -36,12 +36,12 @@ from bigprior.runtime import numeric_mode, resolve_device  # noqa: E402
 from bigprior.seeding import item_seed  # noqa: E402
 
 
-def synthetic(images: int, size: int, seed: int = 0) -> TripletSet:
+def synthetic(images: int, size: int, seed: int = 0) -> FusionData:
     g = torch.Generator().manual_seed(seed)
     gt = torch.rand(images, 3, size, size, generator=g)
     x = gt.mean(dim=1, keepdim=True)
     prior = (gt + 0.1 * torch.randn(gt.shape, generator=g)).clamp(0, 1)
-    return TripletSet(list(range(images)), x, gt, prior)
+    return FusionData.from_prior(list(range(images)), x, gt, prior)
 
 
 def sync(device: torch.device) -> None:
@@ -49,7 +49,7 @@ def sync(device: torch.device) -> None:
         torch.cuda.synchronize()
 
 
-def reference_epochs(data: TripletSet, options: FusionOptions, device: torch.device, strict: bool) -> tuple[list[float], dict]:
+def reference_epochs(data: FusionData, options: FusionOptions, device: torch.device, strict: bool) -> tuple[list[float], dict]:
     """The release's loop: host batches copied each iteration, .item() each iteration, float32, in the
     project's numeric mode of `fp32` (strict) or `default`."""
     torch.manual_seed(options.seed)
@@ -66,7 +66,7 @@ def reference_epochs(data: TripletSet, options: FusionOptions, device: torch.dev
             model.train()
             order = torch.randperm(len(data), generator=torch.Generator().manual_seed(item_seed(options.seed, epoch, EPOCH_STREAM)))
             for i, index in enumerate(order.split(options.batch_size)):
-                x, gt, prior = (t[index].to(device) for t in (data.x, data.gt, data.prior))
+                x, gt, prior = (t[index].to(device) for t in (data.x, data.gt, data.sources[:, 0]))
                 model.zero_grad()
                 out, target, phi = model.training_outputs(x, prior, gt)
                 loss = criterion(out, target) + options.phi_weight * abs(phi.mean())
@@ -79,7 +79,7 @@ def reference_epochs(data: TripletSet, options: FusionOptions, device: torch.dev
     return times, {k: v.detach().cpu() for k, v in model.state_dict().items()}
 
 
-def project_epochs(data: TripletSet, options: FusionOptions, device: torch.device) -> tuple[list[float], dict]:
+def project_epochs(data: FusionData, options: FusionOptions, device: torch.device) -> tuple[list[float], dict]:
     times: list[float] = []
     with tempfile.TemporaryDirectory() as folder:
         trainer = fusion_trainer(Run(Path(folder)), options, data, device)

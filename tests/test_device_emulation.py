@@ -50,13 +50,13 @@ def test_strict_device_catches_the_mistakes_it_is_for():
 
 
 def _fusion_trainer(tmp_path: Path, crop: int):
-    from bigprior.fusion.data import TripletSet
+    from bigprior.fusion.data import FusionData
     from bigprior.fusion.training import fusion_trainer
     from bigprior.run import Run
 
     options = FusionOptions(experiment="col_synth", dncnn_layers=3, batch_size=2, epochs=2, lr=1e-2, phi_weight=1e-5,
                             train_count=6, crop_size=crop)
-    data = TripletSet(list(range(6)), torch.rand(6, 1, 16, 16), torch.rand(6, 3, 16, 16), torch.rand(6, 3, 16, 16)).to(META)
+    data = FusionData.from_prior(list(range(6)), torch.rand(6, 1, 16, 16), torch.rand(6, 3, 16, 16), torch.rand(6, 3, 16, 16)).to(META)
     return fusion_trainer(Run(tmp_path), options, data, META), data, options
 
 

@@ -11,7 +11,7 @@ from torch import nn
 from bigprior import metrics
 from bigprior.errors import BIGPriorError
 from bigprior.experiment import Experiment
-from bigprior.fusion.data import load_triplets
+from bigprior.fusion.data import load_fusion_data
 from bigprior.fusion.geometry import DIHEDRAL, dihedral, random_dihedral, undo_dihedral
 from bigprior.fusion import FusionSpec
 from bigprior.fusion.loading import load_fusion_run
@@ -272,9 +272,9 @@ def test_holdout_scores_held_out_images_only(tmp_path):
     assert sorted(scores) == [0, 1, 2] and read_holdout_scores(folder) == scores
     assert json.loads((folder / "holdout.json").read_text())["images"] == [4, 5]
     # the scores are the mean PSNR of the held-out images at each epoch
-    data = load_triplets(experiment, [4, 5], workers=1)
+    data = load_fusion_data(experiment, [4, 5], FusionOptions(experiment="col_bedroom").spec(), workers=1)
     with torch.no_grad():
-        out, _ = load_fusion_run(folder, 1).model(data.x, data.prior)
+        out, _ = load_fusion_run(folder, 1).model(data.x, data.sources[:, 0])
     mse = ((out - data.gt) ** 2).flatten(1).mean(1).double().numpy()
     assert scores[1] == pytest.approx(float(metrics.psnr_from_mse(mse).mean()), abs=1e-6)
 

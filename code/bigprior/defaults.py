@@ -73,7 +73,7 @@ class TaskDefault:
             fusion_file=folder / fusion["file"],
             # files written before the backbone and phi options hold the paper's (the spec's defaults)
             spec=FusionSpec(observation_channels=channels, layers=int(fusion["dncnn_layers"]),
-                            **{k: fusion[k] for k in spec_keys if k in fusion}),
+                            **{k: tuple(fusion[k]) if k == "sources" else fusion[k] for k in spec_keys if k in fusion}),
             scale=TrainingScale(image_resolution=int(fusion["image_resolution"]),
                                 prior_resolution=int(fusion["prior_resolution"])),
             provenance={k: v for k, v in fusion.items() if k not in own},

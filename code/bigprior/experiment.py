@@ -28,7 +28,7 @@ from pathlib import Path
 import torch
 
 from . import imageio
-from .degradations import Degradation, degradation_class
+from .degradations import Degradation, degradation_class, read_mask
 from .errors import BIGPriorError
 
 GT_DIR = "GT"
@@ -38,6 +38,7 @@ MASK_DIR = "mask"
 OUTPUT_DIR = "OURoutput"
 OOD_OUTPUT_DIR = "OUROODoutput"
 METHOD_DIR_SUFFIX = "output"  # every method's images live in <Method>output/{i}.png (mGAN, OUR, baselines)
+SHARES_SUFFIX = "_shares.png"  # OURoutput/{i}_shares.png of a multi-source fusion: where each pixel comes from
 OOD_SUFFIX = "OOD"  # <Method>OODoutput: outputs on another experiment's data
 SIGMA_FILE = "sigma.json"
 INTER_DATA_DIR = "inter_data"
@@ -186,18 +187,19 @@ class Experiment:
             raise BIGPriorError(f"{self.input_path(i)}: expected {cls.observation_channels} channel(s), got {x.shape[0]}")
         return x
 
-    def read_triplet(self, i: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """(observation, ground truth, prior) of image i as CxHxW float32 in [0, 1], checked."""
-        x, gt, prior = self.read_observation(i), self.read_gt(i), self.read_prior(i)
-        if x.shape[-2:] != gt.shape[-2:]:
-            raise BIGPriorError(f"{self.input_path(i)}: size {_size(x)} differs from {self.gt_path(i)} ({_size(gt)})")
-        if prior.shape[-2:] != gt.shape[-2:]:
-            raise BIGPriorError(f"{self.prior_path(i)}: size {_size(prior)} differs from {self.gt_path(i)} ({_size(gt)})")
-        return x, gt, prior
-
-
-def _size(t: torch.Tensor) -> str:
-    return f"{t.shape[-1]}x{t.shape[-2]}"
+    def read_mask(self, i: int, height: int, width: int) -> torch.Tensor:
+        """The mask of image i (1xHxW, 1 = missing): its mask/{i}.png, else the task's fixed mask (the
+        centre hole); an error where masks vary per image and the file is missing."""
+        path = self.mask_path(i)
+        if path.is_file():
+            mask = read_mask(path)
+        else:
+            mask = self.degradation.default_mask(height, width)
+            if mask is None:
+                raise BIGPriorError(f"{path}: mask file not found ({self.task} masks differ per image)")
+        if tuple(mask.shape[-2:]) != (height, width):
+            raise BIGPriorError(f"{path}: mask is {mask.shape[-1]}x{mask.shape[-2]}, the image {width}x{height}")
+        return mask
 
 
 # ---------------------------------------------------------------------------------------------

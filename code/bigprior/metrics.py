@@ -132,6 +132,26 @@ RELIABILITY_BINS = 20
 PHI_OUTSIDE_KEY = "phi_outside_share"
 
 
+def source_advantage(others: list[np.ndarray], prior: np.ndarray, gt: np.ndarray,
+                     smoothing: float = ADVANTAGE_SMOOTHING) -> np.ndarray:
+    """The prior's per-pixel advantage over the best of the other sources of a fusion (HxW): the
+    smallest of their absolute errors minus the prior's (each averaged over the channels), smoothed as
+    in `prior_advantage`; with the observation as the only other source it is `prior_advantage`."""
+    reference = _as_float(gt)
+    errors = []
+    for other in others:
+        values = _as_float(other)
+        values = values[..., None] if values.ndim == 2 else values
+        if values.shape[:2] != reference.shape[:2] or values.shape[2] not in (1, reference.shape[2]):
+            raise ValueError(f"source_advantage: a source of shape {values.shape} for a reference of {reference.shape}")
+        errors.append(np.abs(values - reference).mean(axis=2))
+    g = _as_float(prior)
+    if g.shape != reference.shape or g.ndim != 3:
+        raise ValueError(f"source_advantage needs HxWxC prior and gt, got {g.shape}, {reference.shape}")
+    advantage = np.min(errors, axis=0) - np.abs(g - reference).mean(axis=2)
+    return gaussian_filter(advantage, smoothing, mode="mirror", truncate=4.0) if smoothing > 0 else advantage
+
+
 def prior_advantage(observation: np.ndarray, prior: np.ndarray, gt: np.ndarray,
                     smoothing: float = ADVANTAGE_SMOOTHING) -> np.ndarray:
     """The prior's per-pixel advantage over the observation, a = |x - gt| - |g - gt| (HxW), each
@@ -148,14 +168,7 @@ def prior_advantage(observation: np.ndarray, prior: np.ndarray, gt: np.ndarray,
     pixel-independent noise by about 7) and keeps structures of about 5 px (a hole's edge, an object's
     outline). A Gaussian rather than a box: it weights near pixels most and leaves no square artefacts.
     """
-    x, g, reference = _as_float(observation), _as_float(prior), _as_float(gt)
-    if x.ndim == 2:
-        x = x[..., None]
-    if g.shape != reference.shape or g.ndim != 3 or x.shape[:2] != reference.shape[:2] or x.shape[2] not in (1, reference.shape[2]):
-        raise ValueError(f"prior_advantage needs HxWxC prior and gt and an HxW(x1|xC) observation, got "
-                         f"{x.shape}, {g.shape}, {reference.shape}")
-    advantage = np.abs(x - reference).mean(axis=2) - np.abs(g - reference).mean(axis=2)
-    return gaussian_filter(advantage, smoothing, mode="mirror", truncate=4.0) if smoothing > 0 else advantage
+    return source_advantage([observation], prior, gt, smoothing)
 
 
 def phi_map(phi: np.ndarray) -> np.ndarray:

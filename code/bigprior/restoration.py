@@ -19,12 +19,14 @@ restorations, and the writer and the app, which show them.
 from __future__ import annotations
 
 import enum
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 
 import numpy as np
 
 from . import imageio, metrics
 from .degradations import Observation
+from .fusion.spec import GENERATIVE_PRIOR
 from .scoring import Scorer, score_outputs
 
 
@@ -44,6 +46,32 @@ class Source:
 
 
 GAN_PRIOR = Source("prior", SourceKind.GENERATIVE, "generative prior")
+SHARE_COLOURS = {SourceKind.DATA: (0.15, 0.35, 0.95), SourceKind.CLASSICAL: (0.1, 0.8, 0.2),
+                 SourceKind.GENERATIVE: (0.95, 0.15, 0.1)}  # the share pictures: data blue, classical green, generative red
+
+
+def source_of(name: str) -> Source:
+    """The source a fusion network's `--sources` name stands for: `gan` the generative prior, any other
+    a classical method (its outputs in `<name>output/`)."""
+    return GAN_PRIOR if name == GENERATIVE_PRIOR else Source(name, SourceKind.CLASSICAL, name)
+
+
+def kind_shares(sources: Sequence[Source], shares: np.ndarray) -> dict[SourceKind, np.ndarray]:
+    """HxW share of each kind of source (channel mean of `shares`, S x H x W x C): data, classical,
+    generative; they add up to 1 (the data's is what the others leave)."""
+    kinds = {kind: np.zeros(shares.shape[1:3], np.float32) for kind in SourceKind}
+    for source, share in zip(sources, shares):
+        kinds[source.kind] += share.mean(axis=2)
+    kinds[SourceKind.DATA] = 1 - kinds[SourceKind.CLASSICAL] - kinds[SourceKind.GENERATIVE]
+    return kinds
+
+
+def share_picture(kinds: dict[SourceKind, np.ndarray]) -> np.ndarray:
+    """HxWx3 uint8: each pixel the mixture of the kinds' colours (SHARE_COLOURS) by their shares, clamped."""
+    picture = np.zeros((*kinds[SourceKind.DATA].shape, 3), np.float32)
+    for kind, share in kinds.items():
+        picture += np.clip(share, 0, 1)[..., None] * np.asarray(SHARE_COLOURS[kind], np.float32)
+    return imageio.uint8_from_float(picture)
 
 
 def observed_picture(observation: Observation) -> np.ndarray:
@@ -143,12 +171,8 @@ class Restoration:
         return next(s for s in self.sources if s.kind is SourceKind.GENERATIVE)
 
     def kind_shares(self) -> dict[SourceKind, np.ndarray]:
-        """HxW share of each kind of source (channel mean): data, classical, generative; they add up to 1."""
-        kinds = {kind: np.zeros(self.restored.shape[:2], np.float32) for kind in SourceKind}
-        for source, share in zip(self.sources, self.shares):
-            kinds[source.kind] += share.mean(axis=2)
-        kinds[SourceKind.DATA] = 1 - kinds[SourceKind.CLASSICAL] - kinds[SourceKind.GENERATIVE]
-        return kinds
+        """HxW share of each kind of source: data, classical, generative (`kind_shares`)."""
+        return kind_shares(self.sources, self.shares)
 
     def observed(self) -> np.ndarray:
         """What the fusion saw, as an HxWx3 float32 picture in [0, 1] (grey replicated)."""

@@ -32,7 +32,7 @@ from PIL import Image
 from . import figures, imageio
 from .degradations import Observation
 from .errors import BIGPriorError
-from .restoration import Restoration, Source, SourceKind, Steering
+from .restoration import SHARE_COLOURS, Restoration, Source, SourceKind, Steering, share_picture
 
 PHI_OVERLAY_ALPHA = 0.55
 FIGURE_SIDE = 384  # the figure's panels are shown at most this large (the full-size images are written beside it)
@@ -41,8 +41,6 @@ FIGURE_KINDS = ("shares", "figure")  # shrunk, with titles and legends
 OUTPUT_KINDS = PHOTO_SIZE_KINDS + FIGURE_KINDS
 STATE_SUFFIX = "_restoration.npz"
 PHI_SUFFIX = "_phi.npy"
-SHARE_COLOURS = {SourceKind.DATA: (0.15, 0.35, 0.95), SourceKind.CLASSICAL: (0.1, 0.8, 0.2),
-                 SourceKind.GENERATIVE: (0.95, 0.15, 0.1)}
 
 
 def check_output_folder(out: Path) -> None:
@@ -59,14 +57,6 @@ def phi_overlay(restored: np.ndarray, heat: np.ndarray) -> np.ndarray:
     """The restored image with mean phi as a heatmap on top (bright = taken from the prior)."""
     lut = colormaps[figures.PHI_COLORMAP](np.linspace(0, 1, 256))[:, :3].astype(np.float32)
     return imageio.uint8_from_float((1 - PHI_OVERLAY_ALPHA) * restored + PHI_OVERLAY_ALPHA * lut[heat])
-
-
-def share_picture(r: Restoration) -> np.ndarray:
-    """HxWx3 uint8: each pixel the mixture of the kinds' colours (SHARE_COLOURS) by their shares, clamped."""
-    picture = np.zeros((*r.restored.shape[:2], 3), np.float32)
-    for kind, share in r.kind_shares().items():
-        picture += np.clip(share, 0, 1)[..., None] * np.asarray(SHARE_COLOURS[kind], np.float32)
-    return imageio.uint8_from_float(picture)
 
 
 def thumbnail(image: np.ndarray, side: int = FIGURE_SIDE) -> np.ndarray:
@@ -185,7 +175,7 @@ def write_restoration(r: Restoration, name: str, out: Path, steering: Steering =
     for source, image in zip(r.sources, r.images):
         if source.kind is not SourceKind.GENERATIVE:
             imageio.write_png(out / f"{name}_{source.name}.png", image)
-    write_share_figure(r, share_picture(r), paths["shares"])
+    write_share_figure(r, share_picture(r.kind_shares()), paths["shares"])
     figures.panel_grid([(name, figure_panels(r, images))], paths["figure"])
     write_state(r, name, out)
     paths["metrics"] = out / f"{name}_metrics.json"

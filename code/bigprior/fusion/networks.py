@@ -93,10 +93,10 @@ class UNet(nn.Module):
         return self.head(x)
 
 
-BACKBONE_BUILDERS: dict[str, Callable[[int, int], nn.Module]] = {
-    "D": lambda in_channels, layers: DnCNN(in_channels, out_channels=3, layers=layers),
-    "U": lambda in_channels, layers: UNet(in_channels, out_channels=3),
-}  # one per key of spec.BACKBONES
+BACKBONE_BUILDERS: dict[str, Callable[[int, int, int], nn.Module]] = {
+    "D": lambda in_channels, out_channels, layers: DnCNN(in_channels, out_channels=out_channels, layers=layers),
+    "U": lambda in_channels, out_channels, layers: UNet(in_channels, out_channels=out_channels),
+}  # (input channels, output channels, DnCNN depth) -> backbone; one per key of spec.BACKBONES
 
 
 class BIGPriorFusion(nn.Module):
@@ -123,11 +123,21 @@ class BIGPriorFusion(nn.Module):
         self.spec = spec
         self.self_ensemble = self_ensemble
         in_channels = spec.observation_channels + (3 if spec.extend_input else 0)
-        self.backbone = BACKBONE_BUILDERS[spec.backbone](in_channels, spec.layers)
+        self.backbone = BACKBONE_BUILDERS[spec.backbone](in_channels, 3, spec.layers)
 
     @property
     def observation_channels(self) -> int:
         return self.spec.observation_channels
+
+    def fuse(self, x: torch.Tensor, sources: torch.Tensor, mask: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """The fusions' common call: (output, shares (B, 1, 3, H, W)) of x and sources (B, 1, 3, H, W): the prior."""
+        out, phi = self(x, sources[:, 0])
+        return out, phi[:, None]
+
+    def loss_outputs(self, x: torch.Tensor, sources: torch.Tensor, gt: torch.Tensor,
+                     mask: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """The fusions' common training call: `training_outputs` of the prior (sources[:, 0])."""
+        return self.training_outputs(x, sources[:, 0], gt)
 
     @property
     def receptive_radius(self) -> int:
@@ -184,6 +194,90 @@ class BIGPriorFusion(nn.Module):
         return out, gt - INPUT_SHIFT, phi
 
 
+class MultiSourceFusion(nn.Module):
+    """Fuses an observation x (C_x channels) with S source images (3 channels each: the generative prior,
+    classical restorations), all in [0, 1]: out = sum_k w_k s_k over s_0 = x (grey broadcast) and the
+    sources, with per-pixel weights w = softmax over the backbone's S + 1 logits (w_k >= 0, sum 1).
+
+    The backbone sees the observation, every source and, for masked tasks (`spec.mask_channel`), the mask
+    (1 = missing); where the observation has no data its logit is -inf, so its weight is 0 there by
+    construction. Images are shifted to [-0.5, 0.5] inside, as in the paper's fusion. With
+    `self_ensemble` the weights are averaged over the 8 flips / quarter turns (still a convex blend)."""
+
+    def __init__(self, spec: FusionSpec, self_ensemble: bool = False) -> None:
+        super().__init__()
+        self.spec = spec
+        self.self_ensemble = self_ensemble
+        count = len(spec.sources)  # the observation and the sources
+        in_channels = spec.observation_channels + 3 * (count - 1) + (1 if spec.mask_channel else 0)
+        self.backbone = BACKBONE_BUILDERS[spec.backbone](in_channels, count, spec.layers)
+
+    @property
+    def observation_channels(self) -> int:
+        return self.spec.observation_channels
+
+    @property
+    def receptive_radius(self) -> int:
+        return self.backbone.receptive_radius
+
+    @property
+    def size_multiple(self) -> int:
+        return self.backbone.size_multiple
+
+    def forward(self, x: torch.Tensor, sources: torch.Tensor, mask: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.fuse(x, sources, mask)
+
+    def fuse(self, x: torch.Tensor, sources: torch.Tensor, mask: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """(output in [0, 1] nominally, not clamped; shares of the sources (B, S, 1, H, W)) of an
+        observation (B, C_x, H, W), sources (B, S, 3, H, W) and, for masked tasks, the mask (B, 1, H, W)."""
+        out, weights = self.fuse_shifted(x - INPUT_SHIFT, sources - INPUT_SHIFT, mask)
+        return out + INPUT_SHIFT, weights[:, 1:, None]
+
+    def loss_outputs(self, x: torch.Tensor, sources: torch.Tensor, gt: torch.Tensor,
+                     mask: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """(output, target, phi = 1 - the observation's weight) in the shifted domain, for the training loss."""
+        out, weights = self.fuse_shifted(x - INPUT_SHIFT, sources - INPUT_SHIFT, mask)
+        return out, gt - INPUT_SHIFT, 1 - weights[:, :1]
+
+    def fuse_shifted(self, xs: torch.Tensor, ss: torch.Tensor, mask: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
+        """(output, weights (B, S + 1, H, W)) of shifted inputs; the output is shifted too."""
+        batch, count = ss.shape[:2]
+        if xs.shape[1] != self.observation_channels or ss.shape[2] != 3 or count != len(self.spec.sources) - 1:
+            raise ValueError(f"expected an observation with {self.observation_channels} channel(s) and "
+                             f"{len(self.spec.sources) - 1} 3-channel sources, got {tuple(xs.shape)} and {tuple(ss.shape)}")
+        if self.spec.mask_channel and mask is None:
+            raise ValueError("this fusion network takes the mask of the missing pixels")
+        weights = self.weights_shifted(xs, ss.flatten(1, 2), mask if self.spec.mask_channel else None)
+        blend = weights[:, :1] * xs.expand(batch, 3, *xs.shape[-2:])
+        for k in range(count):
+            blend = blend + weights[:, k + 1 : k + 2] * ss[:, k]
+        return blend, weights
+
+    def weights_shifted(self, xs: torch.Tensor, ss: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
+        """The weights on inputs padded to the size multiple, averaged over the 8 dihedral transforms with
+        `self_ensemble`, cropped back to the input's size."""
+        height, width = xs.shape[-2:]
+        xs, ss = pad_to_multiple(xs, self.size_multiple), pad_to_multiple(ss, self.size_multiple)
+        mask = pad_to_multiple(mask, self.size_multiple) if mask is not None else None
+        if self.self_ensemble:
+            weights = sum(undo_dihedral(self._weights(*(dihedral(t, k) if t is not None else None for t in (xs, ss, mask))), k)
+                          for k in range(DIHEDRAL)) / DIHEDRAL
+        else:
+            weights = self._weights(xs, ss, mask)
+        return weights[..., :height, :width]
+
+    def _weights(self, xs: torch.Tensor, ss: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
+        features = [xs, ss] + ([mask.to(xs.dtype)] if mask is not None else [])
+        logits = self.backbone(torch.cat(features, dim=1))
+        if mask is not None:  # no data, no weight
+            observation = logits[:, :1].masked_fill(mask > 0.5, float("-inf"))
+            logits = torch.cat((observation, logits[:, 1:]), dim=1)
+        return torch.softmax(logits.float(), dim=1).to(logits.dtype)
+
+
+FusionNetwork = BIGPriorFusion | MultiSourceFusion
+
+
 def init_paper_weights(model: nn.Module) -> None:
     """The release's `weights_init_kaiming`: Kaiming-normal convs, small clamped BatchNorm scales
     (a U-Net's transposed convolutions keep PyTorch's default initialisation)."""
@@ -196,8 +290,9 @@ def init_paper_weights(model: nn.Module) -> None:
                 module.bias.zero_()
 
 
-def build_fusion_model(spec: FusionSpec) -> BIGPriorFusion:
-    """A fusion network with the release's initialisation (from torch's global random state)."""
-    model = BIGPriorFusion(spec)
+def build_fusion_model(spec: FusionSpec) -> FusionNetwork:
+    """A fusion network with the release's initialisation (from torch's global random state): the paper's
+    two-source fusion, or the multi-source one when the spec names its sources."""
+    model = MultiSourceFusion(spec) if spec.sources else BIGPriorFusion(spec)
     init_paper_weights(model)
     return model

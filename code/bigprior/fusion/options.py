@@ -15,7 +15,7 @@ from ..errors import BIGPriorError
 from ..experiment import FUSION_ARGS_FILE, split_experiment_name
 from ..run import RunOptions, check_epoch_rule
 from ..runtime import check_precision
-from .spec import FusionSpec, TrainingScale, check_network_choices
+from .spec import FusionSpec, TrainingScale, check_network_choices, parse_sources
 
 
 @dataclass
@@ -50,12 +50,15 @@ class FusionOptions(RunOptions):
     holdout: int = 0  # the last `holdout` training images are held out (test_epoch_rule holdout)
     image_resolution: int = 0  # recorded at training: the side of the training images (0: not recorded)
     prior_resolution: int = 0  # ... and of the generator images their priors were made from
+    sources: str = ""  # the multi-source fusion's sources, e.g. "x,gan,NLmeans" ("": the paper's two-source fusion)
 
     def spec(self) -> FusionSpec:
         """The network these options build (its observation channels are the experiment's task's)."""
-        channels = degradation_class(split_experiment_name(self.experiment)[0]).observation_channels
-        return FusionSpec(observation_channels=channels, backbone=self.backbone, layers=self.dncnn_layers,
-                          extend_input=self.extend_input, phi_activation=self.phi_activation)
+        task = degradation_class(split_experiment_name(self.experiment)[0])
+        sources = parse_sources(self.sources)
+        return FusionSpec(observation_channels=task.observation_channels, backbone=self.backbone, layers=self.dncnn_layers,
+                          extend_input=self.extend_input, phi_activation=self.phi_activation, sources=sources,
+                          mask_channel=bool(sources) and task.has_mask)
 
     def with_scale(self, scale: TrainingScale) -> FusionOptions:
         """These options with the training scale recorded (0 where unknown)."""
@@ -73,5 +76,7 @@ class FusionOptions(RunOptions):
         if self.holdout >= self.train_count:
             raise BIGPriorError(f"--holdout {self.holdout}: must leave training images of --train_count {self.train_count}")
         check_network_choices(self.backbone, self.phi_activation)
+        if self.experiment:
+            self.spec()  # the network's choices fit together
         if self.crop_size < 0:
             raise BIGPriorError(f"--crop_size must be 0 (whole images) or positive, got {self.crop_size}")

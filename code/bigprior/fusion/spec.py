@@ -27,22 +27,55 @@ def check_network_choices(backbone: str, phi_activation: str) -> None:
         raise BIGPriorError(f"--phi_activation {phi_activation!r}: one of {', '.join(PHI_ACTIVATIONS)}")
 
 
+OBSERVATION = "x"  # the names --sources gives the observation and the generative prior
+GENERATIVE_PRIOR = "gan"
+
+
+def parse_sources(text: str) -> tuple[str, ...]:
+    """`--sources x,gan,NLmeans` -> ("x", "gan", "NLmeans") (empty text: the paper's fusion, ())."""
+    names = tuple(name.strip() for name in text.split(",") if name.strip())
+    if names:
+        check_sources(names)
+    return names
+
+
+def check_sources(names: tuple[str, ...]) -> None:
+    if names[0] != OBSERVATION:
+        raise BIGPriorError(f"--sources {','.join(names)}: the observation {OBSERVATION!r} comes first "
+                            f"(e.g. --sources {OBSERVATION},{GENERATIVE_PRIOR},NLmeans)")
+    if len(names) < 2 or len(set(names)) != len(names) or OBSERVATION in names[1:]:
+        raise BIGPriorError(f"--sources {','.join(names)}: the observation and at least one other source, each named once")
+
+
 @dataclass(frozen=True, kw_only=True)
 class FusionSpec:
     """The architecture of a fusion network: what its state dict's shapes depend on, and how phi is made.
 
     `observation_channels`: 1 (colorization's luma) or 3; `backbone`: a key of BACKBONES; `layers`: the
     DnCNN's depth; `extend_input`: the backbone also sees the prior; `phi_activation`: one of
-    PHI_ACTIVATIONS (none = the paper's unbounded phi)."""
+    PHI_ACTIVATIONS (none = the paper's unbounded phi).
+
+    `sources` (empty: the paper's two-source fusion) makes it the multi-source fusion: the blend's sources
+    in order, OBSERVATION first, then GENERATIVE_PRIOR and classical methods (their folder names,
+    `<name>output`); `mask_channel`: its backbone also sees the mask of a masked task."""
 
     observation_channels: int
     backbone: str = "D"
     layers: int = 17
     extend_input: bool = False
     phi_activation: str = "none"
+    sources: tuple[str, ...] = ()
+    mask_channel: bool = False
 
     def __post_init__(self) -> None:
         check_network_choices(self.backbone, self.phi_activation)
+        if self.sources:
+            check_sources(self.sources)
+            if self.extend_input or self.phi_activation != "none":
+                raise BIGPriorError("--sources: the multi-source fusion always sees its sources and bounds its weights "
+                                    "(softmax); drop --extend_input and --phi_activation")
+        elif self.mask_channel:
+            raise BIGPriorError("the mask channel is an input of the multi-source fusion only (give --sources)")
         if self.observation_channels not in (1, 3):
             raise BIGPriorError(f"a fusion network takes 1 or 3 observation channels, not {self.observation_channels}")
         if self.layers < 2:
@@ -50,7 +83,17 @@ class FusionSpec:
 
     def record(self) -> dict[str, Any]:
         """The spec's fields other than the observation channels (those follow from the task), as JSON."""
-        return {f.name: getattr(self, f.name) for f in fields(self) if f.name != "observation_channels"}
+        record = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "observation_channels"}
+        if not self.sources:  # the paper's fusion: its records stay as they were before the multi-source fusion
+            del record["sources"], record["mask_channel"]
+        else:
+            record["sources"] = list(self.sources)
+        return record
+
+    @property
+    def classical_sources(self) -> tuple[str, ...]:
+        """The sources that are neither the observation nor the generative prior."""
+        return tuple(name for name in self.sources[1:] if name != GENERATIVE_PRIOR)
 
 
 @dataclass(frozen=True, kw_only=True)

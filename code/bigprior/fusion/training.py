@@ -28,22 +28,23 @@ from tqdm import tqdm
 from .. import imageio, metrics
 from ..errors import BIGPriorError
 from ..experiment import (
-    AUC_FILE, METRICS_FILE, MSE_FILE, NET_DATA_DIR, PHI_MEAN_FILE, PRIOR_AUC_FILE, PRIOR_MSE_FILE, Experiment,
+    AUC_FILE, METRICS_FILE, MSE_FILE, NET_DATA_DIR, PHI_MEAN_FILE, PRIOR_AUC_FILE, PRIOR_MSE_FILE, SHARES_SUFFIX, Experiment,
 )
 from ..run import (
     BatchLoss, EpochReport, EpochTrainer, Run, chosen_test_epoch, random_crop, read_holdout_scores, write_holdout_scores,
 )
 from ..runtime import memory_format, numeric_mode
 from ..scoring import score_image
-from .data import TripletSet, load_triplets
+from ..restoration import GAN_PRIOR, SourceKind, kind_shares, share_picture, source_of
+from .data import FusionData, load_fusion_data, source_names
 from .geometry import random_dihedral
 from .loading import load_fusion_run, load_fusion_state_dict, paper_state_dict
-from .networks import BIGPriorFusion, build_fusion_model
+from .networks import FusionNetwork, build_fusion_model
 from .options import FusionOptions
 from .spec import TrainingScale
 
 
-def _build_model(options: FusionOptions) -> BIGPriorFusion:
+def _build_model(options: FusionOptions) -> FusionNetwork:
     torch.manual_seed(options.seed)  # the initial weights: the same in train() and in resume()
     return build_fusion_model(options.spec())
 
@@ -55,21 +56,21 @@ def training_split(experiment: Experiment, options: FusionOptions) -> tuple[list
     return train_indices[:kept], train_indices[kept:], test_indices
 
 
-def fusion_batch_loss(model: BIGPriorFusion, data: TripletSet, options: FusionOptions,
+def fusion_batch_loss(model: FusionNetwork, data: FusionData, options: FusionOptions,
                       autocast: Callable) -> BatchLoss:
     """The loss of one batch (indices on the data's device): crop, fuse under `autocast`, MSE in float32."""
     criterion = nn.MSELoss(reduction="mean")
     layout = memory_format(options.precision)
 
     def batch_loss(batch_index: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
-        batch = (data.x[batch_index], data.gt[batch_index], data.prior[batch_index])
+        batch = data.batch(batch_index)
         if options.crop_size:
             batch = random_crop(batch, options.crop_size, generator)
         if options.augment:
             batch = random_dihedral(batch, generator)
-        x, gt, prior = (t.contiguous(memory_format=layout) for t in batch)
+        x, gt, sources, *mask = (t.contiguous(memory_format=layout) if t.dim() == 4 else t.contiguous() for t in batch)
         with autocast():
-            out, target, phi = model.training_outputs(x, prior, gt)
+            out, target, phi = model.loss_outputs(x, sources, gt, *mask)
         loss = criterion(out.float(), target)
         if options.phi_weight > 0:
             loss = loss + options.phi_weight * phi.float().mean().abs()
@@ -78,7 +79,7 @@ def fusion_batch_loss(model: BIGPriorFusion, data: TripletSet, options: FusionOp
     return batch_loss
 
 
-def fit(trainer: EpochTrainer, data: TripletSet, options: FusionOptions, device: torch.device,
+def fit(trainer: EpochTrainer, data: FusionData, options: FusionOptions, device: torch.device,
          on_epoch_end: Callable[[EpochReport], None] | None = None) -> None:
     """Train from the trainer's next epoch to the last, in the numeric mode and layout of `precision`."""
     model = trainer.model
@@ -88,7 +89,7 @@ def fit(trainer: EpochTrainer, data: TripletSet, options: FusionOptions, device:
     model.to(memory_format=torch.contiguous_format)
 
 
-def fusion_trainer(run: Run, options: FusionOptions, data: TripletSet, device: torch.device) -> EpochTrainer:
+def fusion_trainer(run: Run, options: FusionOptions, data: FusionData, device: torch.device) -> EpochTrainer:
     """A freshly initialised network of `options` (seeded) with its epoch trainer."""
     model = _build_model(options).to(device)
     return EpochTrainer(run, model, len(data), options, device, (paper_state_dict, load_fusion_state_dict))
@@ -107,8 +108,8 @@ def train(
     experiment = Experiment(options.experiment, root)
     options = options.with_scale(TrainingScale.of_experiment(experiment))
     train_indices, _, test_indices = training_split(experiment, options)
-    data = load_triplets(experiment, train_indices, workers, desc="loading training images").to(device)
-    load_triplets(experiment, test_indices, workers, desc="checking test images")  # fail now, not after training
+    data = load_fusion_data(experiment, train_indices, options.spec(), workers, desc="loading training images").to(device)
+    load_fusion_data(experiment, test_indices, options.spec(), workers, desc="checking test images")  # fail now, not after training
     run = Run.create(root / NET_DATA_DIR, options.experiment, options)
     trainer = fusion_trainer(run, options, data, device)
     print(f"{run.folder}: {len(data)} training images, {sum(p.numel() for p in trainer.model.parameters())} parameters, device {device}")
@@ -124,7 +125,7 @@ def resume(
     options = FusionOptions.load(run.folder)
     experiment = Experiment(options.experiment, run.workspace)
     train_indices, _, _ = training_split(experiment, options)
-    data = load_triplets(experiment, train_indices, workers, desc="loading training images").to(device)
+    data = load_fusion_data(experiment, train_indices, options.spec(), workers, desc="loading training images").to(device)
     trainer = fusion_trainer(run, options, data, device)
     start = trainer.resume()
     print(f"{run.folder}: resuming at epoch {start} of {options.epochs}")
@@ -168,7 +169,7 @@ def evaluate(
     model = load_fusion_run(run.folder, epoch, device).model
     model.self_ensemble = options.self_ensemble
     _, test_indices = data_experiment.split(options.train_count)
-    data = load_triplets(data_experiment, test_indices, workers, desc="loading test images")
+    data = load_fusion_data(data_experiment, test_indices, options.spec(), workers, desc="loading test images")
 
     out_dir = model_experiment.output_dir(ood)
     metric_dir = run.folder / f"ood_{test_data}" if ood else run.folder
@@ -181,15 +182,9 @@ def evaluate(
     rows, pixels = _test_images(model, data, out_dir, options.precision, device, batch_size, color,
                                 desc=f"testing {run.folder.name} epoch {epoch}")
 
-    column = lambda key: np.array([r[key] for r in rows], dtype=np.float64)  # noqa: E731
-    imageio.write_npy(metric_dir / MSE_FILE, column("mse"))
-    imageio.write_npy(metric_dir / PRIOR_MSE_FILE, column("prior_mse"))
-    imageio.write_npy(metric_dir / PHI_MEAN_FILE, np.array([r["bigprior"]["phi_mean"] for r in rows], dtype=np.float64))
-    if color:
-        imageio.write_npy(metric_dir / AUC_FILE, np.array([r["bigprior"]["auc"] for r in rows], dtype=np.float64))
-        imageio.write_npy(metric_dir / PRIOR_AUC_FILE, np.array([r["prior"]["auc"] for r in rows], dtype=np.float64))
+    write_release_metric_files(metric_dir, rows, color)
     summary = _metrics_document(options, run.folder, epoch, epoch_rule, data_experiment.name, rows)
-    summary["calibration"] = _calibration_summary(pixels)
+    summary["calibration"] = _calibration_summary(pixels) if pixels else None
     if options.holdout:
         summary["holdout"] = {"images": training_split(model_experiment, options)[1], "psnr": read_holdout_scores(run.folder)}
     imageio.write_json(metric_dir / METRICS_FILE, summary)
@@ -197,16 +192,46 @@ def evaluate(
     return TestResult(run.folder, epoch, summary)
 
 
-def _fused_batches(model: BIGPriorFusion, data: TripletSet, precision: str, device: torch.device, batch_size: int,
-                   desc: str) -> Iterator[tuple[list[int], torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]]:
-    """(indices, x, gt, prior, out, phi) of each batch of `data`, fused without gradients (float32)."""
+def write_release_metric_files(metric_dir: Path, rows: list[dict], color: bool) -> None:
+    """The release's per-image metric files (MSE.npy, MSE_GAN.npy, Mphi.npy, AUC.npy, AUC_GAN.npy; those
+    of the prior only where the fusion has one), in test-image order."""
+    def column(values: list[float]) -> np.ndarray:
+        return np.array(values, dtype=np.float64)
+
+    prior = GAN_PRIOR.name
+    imageio.write_npy(metric_dir / MSE_FILE, column([r["mse"] for r in rows]))
+    if prior in rows[0]:
+        imageio.write_npy(metric_dir / PRIOR_MSE_FILE, column([r["prior_mse"] for r in rows]))
+    imageio.write_npy(metric_dir / PHI_MEAN_FILE, column([r["bigprior"]["phi_mean"] for r in rows]))
+    if color:
+        imageio.write_npy(metric_dir / AUC_FILE, column([r["bigprior"]["auc"] for r in rows]))
+        if prior in rows[0]:
+            imageio.write_npy(metric_dir / PRIOR_AUC_FILE, column([r[prior]["auc"] for r in rows]))
+
+
+@dataclass
+class FusedBatch:
+    """One batch of test images fused without gradients (float32): inputs, output and the sources' shares."""
+
+    indices: list[int]
+    x: torch.Tensor
+    gt: torch.Tensor
+    sources: torch.Tensor
+    mask: torch.Tensor | None
+    out: torch.Tensor
+    shares: torch.Tensor  # (B, S, C, H, W)
+
+
+def _fused_batches(model: FusionNetwork, data: FusionData, precision: str, device: torch.device, batch_size: int,
+                   desc: str) -> Iterator[FusedBatch]:
+    """Each batch of `data`, fused."""
     with torch.no_grad(), numeric_mode(precision, device) as autocast:
         for start in tqdm(range(0, len(data), batch_size), desc=desc):
-            sl = slice(start, start + batch_size)
-            x, gt, prior = (t[sl].to(device) for t in (data.x, data.gt, data.prior))
+            x, gt, sources, *mask = (t.to(device) for t in data.batch(slice(start, start + batch_size)))
             with autocast():
-                out, phi = model(x, prior)
-            yield data.indices[sl], x, gt, prior, out.float(), phi.float()
+                out, shares = model.fuse(x, sources, *mask)
+            yield FusedBatch(data.indices[start : start + batch_size], x, gt, sources, mask[0] if mask else None,
+                             out.float(), shares.float())
 
 
 def score_holdout(folder: Path, device: torch.device, workers: int = 4, batch_size: int = 4) -> dict[int, float]:
@@ -217,43 +242,62 @@ def score_holdout(folder: Path, device: torch.device, workers: int = 4, batch_si
     options = FusionOptions.load(run.folder)
     experiment = Experiment(options.experiment, run.workspace)
     _, held_out, _ = training_split(experiment, options)
-    data = load_triplets(experiment, held_out, workers, desc="loading held-out images")
+    data = load_fusion_data(experiment, held_out, options.spec(), workers, desc="loading held-out images")
     scores = read_holdout_scores(run.folder)
     for epoch in (e for e in run.saved_epochs() if e not in scores):
         model = load_fusion_run(run.folder, epoch, device).model
-        mse = [((out - gt) ** 2).flatten(1).mean(1) for _, _, gt, _, out, _ in
+        mse = [((b.out - b.gt) ** 2).flatten(1).mean(1) for b in
                _fused_batches(model, data, options.precision, device, batch_size, f"held-out epoch {epoch}")]
         scores[epoch] = float(np.mean(metrics.psnr_from_mse(torch.cat(mse).double().cpu().numpy())))
         write_holdout_scores(run.folder, held_out, scores)
     return read_holdout_scores(run.folder)
 
 
-def _test_images(model: BIGPriorFusion, data: TripletSet, out_dir: Path, precision: str, device: torch.device,
+def _test_images(model: FusionNetwork, data: FusionData, out_dir: Path, precision: str, device: torch.device,
                  batch_size: int, color: bool, desc: str) -> tuple[list[dict], list[tuple[np.ndarray, np.ndarray]]]:
-    """Fuse the test images in batches, write each output and phi map as PNGs; returns the metrics of
-    each image and its calibration pixels (phi, the prior's advantage)."""
+    """Fuse the test images in batches, write each output and phi map (and, with several sources, the map
+    of where each pixel comes from) as PNGs; returns the metrics of each image and its calibration pixels
+    (the generative share, the prior's advantage over every other source)."""
+    spec = model.spec
+    sources = [source_of(name) for name in source_names(spec)]
     rows: list[dict] = []
     pixels: list[tuple[np.ndarray, np.ndarray]] = []
-    for indices, x, gt, prior, out, phi in _fused_batches(model, data, precision, device, batch_size, desc):
-        for k, index in enumerate(indices):
-            rows.append(_image_metrics(index, out[k], phi[k], gt[k], prior[k], color))
-            advantage = metrics.prior_advantage(*(imageio.chw_to_hwc(t) for t in (x[k], prior[k], gt[k])))
-            pixels.append(metrics.calibration_pixels(imageio.chw_to_hwc(phi[k]), advantage))
-            imageio.write_png(out_dir / f"{index}.png", imageio.uint8_from_float(out[k]).transpose(1, 2, 0))
-            imageio.write_png(out_dir / f"{index}_phi.png", imageio.uint8_from_float(phi[k]).transpose(1, 2, 0))
+    for b in _fused_batches(model, data, precision, device, batch_size, desc):
+        for k, index in enumerate(b.indices):
+            shares = b.shares[k].permute(0, 2, 3, 1).cpu().numpy()  # S x H x W x C
+            images = [imageio.chw_to_hwc(s).astype(np.float64) for s in b.sources[k]]
+            x, gt = imageio.chw_to_hwc(b.x[k]), imageio.chw_to_hwc(b.gt[k]).astype(np.float64)
+            phi = shares.sum(axis=0)
+            rows.append(_image_metrics(index, imageio.chw_to_hwc(b.out[k]).astype(np.float64), phi, gt,
+                                       dict(zip((s.name for s in sources), images)), color))
+            kinds = kind_shares(sources, shares)
+            rows[-1]["bigprior"].update({f"{kind.value}_share": float(share.mean()) for kind, share in kinds.items()})
+            generative = kinds[SourceKind.GENERATIVE]
+            if any(s.kind is SourceKind.GENERATIVE for s in sources):
+                others = [x] + [image for s, image in zip(sources, images) if s.kind is not SourceKind.GENERATIVE]
+                prior = next(image for s, image in zip(sources, images) if s.kind is SourceKind.GENERATIVE)
+                pixels.append(metrics.calibration_pixels(generative, metrics.source_advantage(others, prior, gt)))
+            imageio.write_png(out_dir / f"{index}.png", imageio.uint8_from_float(b.out[k]).transpose(1, 2, 0))
+            imageio.write_png(out_dir / f"{index}_phi.png", imageio.uint8_from_float(np.broadcast_to(phi, (*phi.shape[:2], 3))))
+            if spec.sources:
+                imageio.write_png(out_dir / f"{index}{SHARES_SUFFIX}", share_picture(kinds))
     return rows, pixels
 
 
-def _image_metrics(index: int, out: torch.Tensor, phi: torch.Tensor, gt: torch.Tensor, prior: torch.Tensor, color: bool) -> dict:
-    """One test image's row: the MSEs of the release's metric files and the registered scores of the
-    prior and of BIGPrior (`bigprior.scoring`: PSNR and AuC of the unclamped output, SSIM clamped), with
-    the PSNR of the clamped output and phi's statistics."""
-    out_np, gt_np, prior_np = (imageio.chw_to_hwc(t).astype(np.float64) for t in (out, gt, prior))
-    fused = score_image(out_np, gt_np, color_metrics=color)
-    fused["psnr_clamped"] = metrics.psnr(np.clip(out_np, 0, 1), gt_np)
+def _image_metrics(index: int, out: np.ndarray, phi: np.ndarray, gt: np.ndarray, sources: dict[str, np.ndarray],
+                   color: bool) -> dict:
+    """One test image's row: the MSEs of the release's metric files and the registered scores of each
+    source and of BIGPrior (`bigprior.scoring`: PSNR and AuC of the unclamped output, SSIM clamped),
+    with the PSNR of the clamped output and phi's statistics."""
+    fused = score_image(out, gt, color_metrics=color)
+    fused["psnr_clamped"] = metrics.psnr(np.clip(out, 0, 1), gt)
     fused.update(metrics.phi_statistics(phi))
-    return {"index": index, "mse": metrics.mse(out_np, gt_np), "prior_mse": metrics.mse(prior_np, gt_np),
-            "prior": score_image(prior_np, gt_np, color_metrics=color), "bigprior": fused}
+    row = {"index": index, "mse": metrics.mse(out, gt), "bigprior": fused}
+    for name, image in sources.items():
+        row[name] = score_image(image, gt, color_metrics=color)
+    if GAN_PRIOR.name in sources:
+        row["prior_mse"] = metrics.mse(sources[GAN_PRIOR.name], gt)
+    return row
 
 
 def _calibration_summary(pixels: list[tuple[np.ndarray, np.ndarray]]) -> dict:
@@ -285,15 +329,16 @@ CONVENTIONS = {
 
 
 def _metrics_document(options: FusionOptions, folder: Path, epoch: int, rule: str, data: str, rows: list[dict]) -> dict:
-    images = [{"index": r["index"], "prior": r["prior"], "bigprior": r["bigprior"]} for r in rows]
-    mean = {side: {key: float(np.mean([im[side][key] for im in images])) for key in images[0][side]}
-            for side in ("prior", "bigprior")}
+    sides = [key for key in rows[0] if isinstance(rows[0][key], dict)]  # each source's scores, then BIGPrior's
+    images = [{"index": r["index"], **{side: r[side] for side in sides}} for r in rows]
+    mean = {side: {key: float(np.mean([im[side][key] for im in images])) for key in images[0][side]} for side in sides}
     return {
         "experiment": options.experiment,
         "run": folder.name,
         "epoch": epoch,
         "epoch_rule": rule,
         "self_ensemble": options.self_ensemble,
+        "sources": list(options.spec().sources),
         "test_data": data,
         "test_images": [r["index"] for r in rows],
         "conventions": CONVENTIONS,
@@ -303,22 +348,27 @@ def _metrics_document(options: FusionOptions, folder: Path, epoch: int, rule: st
 
 
 def format_summary(summary: dict, out_dir: Path, metrics_path: Path) -> str:
-    prior, fused = summary["mean"]["prior"], summary["mean"]["bigprior"]
+    """The test's table: PSNR, SSIM (and AuC) of each source and of BIGPrior, phi, the shares, calibration."""
+    means, fused = summary["mean"], summary["mean"]["bigprior"]
     indices, calibration = summary["test_images"], summary["calibration"]
     has_auc = "auc" in fused
     lines = [
         f"{summary['run']} epoch {summary['epoch']} on {summary['test_data']}: {len(indices)} test images ({indices[0]}..{indices[-1]})",
-        f"{'':10s} {'PSNR':>7s} {'SSIM':>7s}" + (f" {'AuC':>7s}" if has_auc else ""),
-        f"{'prior':10s} {prior['psnr']:7.2f} {prior['ssim']:7.4f}" + (f" {prior['auc']:7.2f}" if has_auc else ""),
-        f"{'BIGPrior':10s} {fused['psnr']:7.2f} {fused['ssim']:7.4f}" + (f" {fused['auc']:7.2f}" if has_auc else ""),
+        f"{'':12s} {'PSNR':>7s} {'SSIM':>7s}" + (f" {'AuC':>7s}" if has_auc else ""),
+    ]
+    for side, scores in means.items():
+        title = "BIGPrior" if side == "bigprior" else side
+        lines.append(f"{title:12s} {scores['psnr']:7.2f} {scores['ssim']:7.4f}" + (f" {scores['auc']:7.2f}" if has_auc else ""))
+    lines += [
         f"mean phi {fused['phi_mean']:.3f} (std within images {fused['phi_std']:.3f}), outside [0, 1] "
         f"{100 * fused[metrics.PHI_OUTSIDE_KEY]:.2f}% of values; PSNR of the clamped output {fused['psnr_clamped']:.2f}",
-        f"calibration: r(phi, prior advantage) {calibration['pearson_phi_advantage']:.3f}, ROC AUC {calibration['roc_auc']:.3f}",
-        f"outputs: {out_dir}",
-        f"metrics: {metrics_path}",
+        "shares: " + ", ".join(f"{kind.value} {fused[f'{kind.value}_share']:.3f}" for kind in SourceKind),
     ]
+    if calibration is not None:
+        lines.append(f"calibration: r(generative share, prior advantage) {calibration['pearson_phi_advantage']:.3f}, "
+                     f"ROC AUC {calibration['roc_auc']:.3f}")
+    lines += [f"outputs: {out_dir}", f"metrics: {metrics_path}"]
     return "\n".join(lines)
-
 
 
 def test_after_training(folder: Path, device: torch.device, workers: int = 4, batch_size: int = 4) -> TestResult:

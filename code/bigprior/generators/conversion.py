@@ -5,7 +5,6 @@ output flags, a grid of samples from fixed seeds to check a conversion by eye, a
 from __future__ import annotations
 
 import argparse
-from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
