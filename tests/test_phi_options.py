@@ -133,9 +133,9 @@ def test_tiled_fusion_equals_one_pass(backbone, self_ensemble):
     model = _model(backbone, "sigmoid")
     model.self_ensemble = self_ensemble
     x, prior = _inputs(3, 75, 53)
-    whole_out, whole_phi = fuse_tiled(model, x[0], prior[0], tile=1000)
+    whole_out, whole_phi = fuse_tiled(model, x[0], prior[:1], tile=1000)
     for tile in (13, 32):
-        out, phi = fuse_tiled(model, x[0], prior[0], tile=tile)
+        out, phi = fuse_tiled(model, x[0], prior[:1], tile=tile)
         assert float((out - whole_out).abs().max()) < 1e-5 and float((phi - whole_phi).abs().max()) < 1e-5
 
 

@@ -133,15 +133,15 @@ def test_tiled_fusion_equals_one_pass():
     assert receptive_radius(fusion) == 23  # the built-in U-Net's stated radius (tests/test_phi_options.py checks it)
     generator = torch.Generator().manual_seed(0)
     x, prior = torch.rand(3, 150, 131, generator=generator), torch.rand(3, 150, 131, generator=generator)
-    whole_out, whole_phi = fuse_tiled(fusion, x, prior, tile=1000)
+    whole_out, whole_phi = fuse_tiled(fusion, x, prior[None], tile=1000)
     for tile in (17, 64):
-        out, phi = fuse_tiled(fusion, x, prior, tile=tile)
+        out, phi = fuse_tiled(fusion, x, prior[None], tile=tile)
         assert float((out - whole_out).abs().max()) < 1e-5 and float((phi - whole_phi).abs().max()) < 1e-5
     # a margin well short of the receptive field shows at the seams (tests/test_phi_options.py pins the radius itself)
     short = pipeline_module.receptive_radius
     try:
         pipeline_module.receptive_radius = lambda network: short(network) // 2
-        out, _ = fuse_tiled(fusion, x, prior, tile=64)
+        out, _ = fuse_tiled(fusion, x, prior[None], tile=64)
     finally:
         pipeline_module.receptive_radius = short
     assert float((out - whole_out).abs().max()) > 1e-4

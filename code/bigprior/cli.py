@@ -24,6 +24,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "train-dncnn": ("bigprior.baselines.dncnn_cli", "train and test the DnCNN denoiser baseline (code/train_dncnn.py)"),
     "inpaint-baseline": ("bigprior.baselines.inpainting", "OpenCV inpainting baselines, Telea and Navier-Stokes (code/inpaint_baseline.py)"),
     "restore": ("bigprior.restore", "restore a photo (colorize, inpaint, denoise) with the built-in or a given prior"),
+    "reblend": ("bigprior.reblend", "steer the prior's share of a saved restoration (no network): the files restore would write"),
     "demo": ("bigprior.demo", "the whole pipeline on the built-in default, on scikit-image's sample photos"),
     "write-defaults": ("bigprior.make_defaults", "make the built-in default's fusion networks and defaults.json from tested runs"),
     "train-gan": ("bigprior.gan.cli", "train a PGGAN generator (the default generative prior) on image folders"),

@@ -31,7 +31,7 @@ from .degradations import Degradation, Observation, degradation_class
 from .errors import BIGPriorError
 from .experiment import split_experiment_name
 from .fusion.loading import load_fusion_run
-from .fusion.networks import BIGPriorFusion
+from .fusion.networks import FusionNetwork
 from .fusion.spec import TrainingScale
 from .generators import load_generator
 from .inversion.losses import build_loss
@@ -57,33 +57,40 @@ def receptive_radius(network: nn.Module) -> int:
     return radius
 
 
-def fuse_once(fusion: BIGPriorFusion, x: torch.Tensor, prior: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """(out, phi) of (B,C,H,W) images in [0, 1]."""
+def fuse_once(fusion: FusionNetwork, x: torch.Tensor, sources: torch.Tensor,
+              mask: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """(out, shares) of a batch: x (B,C,H,W), sources (B,S,3,H,W), mask (B,1,H,W) or None, in [0, 1]."""
     with torch.inference_mode():
-        return fusion(x, prior)
+        return fusion.fuse(x, sources, *([mask] if mask is not None else []))
 
 
-def fuse_tiled(fusion: BIGPriorFusion, x: torch.Tensor, prior: torch.Tensor, tile: int = DEFAULT_TILE,
-               device: torch.device | None = None) -> tuple[torch.Tensor, torch.Tensor]:
-    """(out, phi), 3xHxW float32 on the CPU, of a CxHxW observation and a 3xHxW prior, computed in tiles
-    of `tile` pixels, each run with a margin of the network's receptive radius (cut at the image's
-    borders, where the network's own padding applies as in one pass). Each run starts at a multiple of
-    the network's `size_multiple`, so a downsampling network (U-Net) pools the same pixels together as
-    in one pass; the model pads each run's bottom and right to the multiple, beyond the margin."""
+def fuse_tiled(fusion: FusionNetwork, x: torch.Tensor, sources: torch.Tensor, mask: torch.Tensor | None = None,
+               tile: int = DEFAULT_TILE, device: torch.device | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """(out 3xHxW, shares SxCxHxW), float32 on the CPU, of a CxHxW observation, its SxHxW sources and
+    (for a network that takes it) its 1xHxW mask, computed in tiles of `tile` pixels, each run with a
+    margin of the network's receptive radius (cut at the image's borders, where the network's own padding
+    applies as in one pass). Each run starts at a multiple of the network's `size_multiple`, so a
+    downsampling network (U-Net) pools the same pixels together as in one pass; the model pads each run's
+    bottom and right to the multiple, beyond the margin."""
     device = device or next(fusion.parameters()).device
     margin, multiple = receptive_radius(fusion), fusion.size_multiple
     height, width = x.shape[-2:]
-    out, phi = torch.empty(3, height, width), torch.empty(3, height, width)
+    mask = mask if getattr(fusion.spec, "mask_channel", False) else None
+    out, shares = torch.empty(3, height, width), None
     for top in range(0, height, tile):
         for left in range(0, width, tile):
             bottom, right = min(top + tile, height), min(left + tile, width)
             t, l = (max(0, start - margin) // multiple * multiple for start in (top, left))
             b, r = min(height, bottom + margin), min(width, right + margin)
-            o, p = fuse_once(fusion, x[None, :, t:b, l:r].to(device), prior[None, :, t:b, l:r].to(device))
-            core = (slice(None), slice(top - t, bottom - t), slice(left - l, right - l))
-            out[:, top:bottom, left:right] = o[0][core].float().cpu()
-            phi[:, top:bottom, left:right] = p[0][core].float().cpu()
-    return out, phi
+            window = (slice(t, b), slice(l, r))
+            o, s = fuse_once(fusion, x[None, :, *window].to(device), sources[None, :, :, *window].to(device),
+                             mask[None, :, *window].to(device) if mask is not None else None)
+            if shares is None:
+                shares = torch.empty(s.shape[1], s.shape[2], height, width)
+            core = (slice(top - t, bottom - t), slice(left - l, right - l))
+            out[:, top:bottom, left:right] = o[0][:, *core].float().cpu()
+            shares[:, :, top:bottom, left:right] = s[0][:, :, *core].float().cpu()
+    return out, shares
 
 
 # ---------------------------------------------------------------------------------------------
@@ -101,7 +108,7 @@ def simulate(degradation: Degradation, clean: np.ndarray, index: int, seed: int,
 class Pipeline:
     """A generator inversion and a fusion network for one degradation."""
 
-    def __init__(self, inverter: Inverter, fusion: BIGPriorFusion, *, keep_known: bool = True,
+    def __init__(self, inverter: Inverter, fusion: FusionNetwork, *, keep_known: bool = True,
                  tile: int = DEFAULT_TILE, scale: TrainingScale = TrainingScale()) -> None:
         """`scale`: the sides of the fusion network's training images and of their priors (unknown: the
         images are taken to be of the generator's size)."""
@@ -192,15 +199,16 @@ class Pipeline:
                 yield self.fuse(item, truth)
 
     def fuse(self, item: InvertedImage, clean: np.ndarray | None = None) -> Restoration:
-        """Fuse an inverted observation with its prior at the observation's size."""
+        """Fuse an inverted observation with its sources at the observation's size."""
         observation = item.observation
-        prior = imageio.hwc_to_chw(imageio.float_from_uint8(item.prior))
-        out, phi = fuse_tiled(self.fusion, observation.x, prior, self.tile, self.device)
-        del prior
+        images = [item.prior]
+        sources = imageio.hwc_to_chw(imageio.float_from_uint8(item.prior))[None]
+        out, shares = fuse_tiled(self.fusion, observation.x, sources, observation.mask, self.tile, self.device)
+        del sources
         restored = imageio.chw_to_hwc(out)
         if self.keep_known:
             paste_known(restored, observation)
-        return Restoration(observation, (GAN_PRIOR,), [item.prior], imageio.chw_to_hwc(phi)[None],
+        return Restoration(observation, (GAN_PRIOR,), images, shares.permute(0, 2, 3, 1).contiguous().numpy(),
                            np.clip(restored, 0, 1, out=restored), self.resolution, keep_known=self.keep_known,
                            working_sigma=(item.working or observation).sigma, clean=clean, notes=list(observation.notes))
 

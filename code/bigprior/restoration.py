@@ -26,6 +26,7 @@ import numpy as np
 
 from . import imageio, metrics
 from .degradations import Observation
+from .errors import BIGPriorError
 from .fusion.spec import GENERATIVE_PRIOR
 from .scoring import Scorer, score_outputs
 
@@ -112,23 +113,23 @@ def blend(observation: Observation, images: list[np.ndarray], shares: np.ndarray
 @dataclass(frozen=True)
 class Steering:
     """A person's say over the generative share (per pixel, after the fusion network's account):
-    `prior_strength` s scales it, `max_prior` c caps it, inside `protect` it is 0 (the observation, or
+    `prior_strength` s scales it, `max_phi` c caps it, inside `protect` it is 0 (the observation, or
     the classical sources, there) and inside `prior_region` 1 (the prior alone); then it is clipped to
     [0, 1]. The other sources share what is left in the proportions the network gave them. Masks are
     HxW bool arrays of the photo's size. The default steers nothing."""
 
     prior_strength: float = 1.0
-    max_prior: float = 1.0
+    max_phi: float = 1.0
     protect: np.ndarray | None = None
     prior_region: np.ndarray | None = None
 
     @property
     def is_identity(self) -> bool:
-        return self.prior_strength == 1 and self.max_prior >= 1 and self.protect is None and self.prior_region is None
+        return self.prior_strength == 1 and self.max_phi >= 1 and self.protect is None and self.prior_region is None
 
     def generative(self, share: np.ndarray) -> np.ndarray:
         """The steered generative share of a share map (H x W x C)."""
-        steered = np.minimum(self.prior_strength * share, self.max_prior)
+        steered = np.minimum(self.prior_strength * share, self.max_phi)
         if self.protect is not None:
             steered[self.protect] = 0
         if self.prior_region is not None:
@@ -180,7 +181,8 @@ class Restoration:
 
     def scores(self, scorer: Scorer = Scorer()) -> dict:
         """Mean shares and phi statistics and, with a ground truth, every registered metric (`bigprior.scoring`)
-        of the degraded input, each source and BIGPrior at the photo's resolution (`<label>_<metric>`)."""
+        of the degraded input, each source and BIGPrior (its 8-bit image, as written) at the photo's
+        resolution (`<label>_<metric>`)."""
         if self._scores is None:
             result = {**metrics.phi_statistics(self.phi), "prior_resolution": self.prior_resolution,
                       "width": self.size[0], "height": self.size[1]}
@@ -188,8 +190,9 @@ class Restoration:
             if self.working_sigma is not None:
                 result["working_sigma"] = self.working_sigma
             if self.clean is not None:
+                # the result as written (8 bits), so that a restoration read back from its files scores the same
                 outputs = {"degraded": self.observed(), **{s.name: image for s, image in zip(self.sources, self.images)},
-                           "bigprior": self.restored}
+                           "bigprior": imageio.uint8_from_float(self.restored)}
                 result.update(score_outputs(outputs, self.clean, color_metrics=self.observation.x.shape[0] == 1, scorer=scorer))
             self._scores = result
         return self._scores
@@ -227,3 +230,17 @@ class Restoration:
         if self.keep_known:
             paste_known(out, self.observation)
         return replace(self, shares=shares, restored=np.clip(out, 0, 1), notes=notes, _scores=None)
+
+
+def steering_of(prior_strength: float, max_phi: float, protect: np.ndarray | None, prior_region: np.ndarray | None,
+                size: tuple[int, int]) -> Steering:
+    """A checked Steering for a photo of `size` (width, height): a strength >= 0, a cap in [0, 1], masks
+    (HxW bool) of the photo's size. Errors name the flags."""
+    if not np.isfinite(prior_strength) or prior_strength < 0:
+        raise BIGPriorError(f"--prior_strength must be a number >= 0, got {prior_strength}")
+    if not 0 <= max_phi <= 1:
+        raise BIGPriorError(f"--max_phi must be in [0, 1], got {max_phi}")
+    for flag, mask in (("--protect", protect), ("--prior_region", prior_region)):
+        if mask is not None and mask.shape != (size[1], size[0]):
+            raise BIGPriorError(f"{flag}: the mask is {mask.shape[1]}x{mask.shape[0]} but the photo is {size[0]}x{size[1]}")
+    return Steering(prior_strength, max_phi, protect, prior_region)

@@ -33,6 +33,7 @@ from .generators import load_generator
 from .inversion.spaces import LATENT_SPACES
 from .photos import Photo, probe_photo, read_photo
 from .pipeline import Pipeline, simulate
+from .restoration import Steering, steering_of
 from .writer import OUTPUT_KINDS, check_output_folder, write_restoration
 from .runtime import resolve_device
 from .commandline import add_runtime_flags, str2bool
@@ -133,8 +134,24 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--latent_space", choices=LATENT_SPACES, default=None,
                         help="inversion latent space (default: the built-in setting's multi); z, w, w+ for StyleGAN2 priors")
     parser.add_argument("--tile", type=int, default=512, help="side of the tiles the fusion runs in (bounds memory)")
+    add_steering_flags(parser)
     add_runtime_flags(parser)
     return parser
+
+
+def add_steering_flags(parser: argparse.ArgumentParser) -> None:
+    """The flags that steer the generative share (`restoration.Steering`), for restore and reblend."""
+    group = parser.add_argument_group("steering the prior's share (phi: in the multi-source fusion, the generative share)")
+    group.add_argument("--prior_strength", type=float, default=1.0, help="phi' = S * phi (default 1: as the network says)")
+    group.add_argument("--max_phi", type=float, default=1.0, help="phi' <= C, in [0, 1] (default 1)")
+    group.add_argument("--protect", default=None, help="mask image (white = region), the photo's size: phi' = 0 there")
+    group.add_argument("--prior_region", default=None, help="mask image (white = region), the photo's size: phi' = 1 there")
+
+
+def steering_from_args(args: argparse.Namespace, size: tuple[int, int]) -> Steering:
+    """The steering of a photo of `size` (width, height) from the flags (masks read and checked)."""
+    masks = [read_mask(Path(path))[0].numpy() > 0.5 if path else None for path in (args.protect, args.prior_region)]
+    return steering_of(args.prior_strength, args.max_phi, *masks, size)
 
 
 def task_degradation(args: argparse.Namespace, mask: torch.Tensor | None) -> tuple[str, Degradation]:
@@ -181,9 +198,11 @@ def main(argv: Sequence[str] | None = None) -> list[tuple[str, dict]]:
                                         first_index=batch[0])
         del made
         for index, r in zip(batch, restored):
+            steering = steering_from_args(args, r.size)
+            r = r.reblend(steering)
             for note in r.notes:
                 warn(note)
-            write_restoration(r, names[index], out)
+            write_restoration(r, names[index], out, steering)
             rows.append((names[index], r.scores()))
     print(format_table(rows))
     print(f"outputs: {out}/<name>_{{{','.join(OUTPUT_KINDS)}}}.png, <name>_metrics.json, <name>_phi.npy and "

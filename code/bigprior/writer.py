@@ -163,10 +163,9 @@ def read_restoration(stem: Path) -> Restoration:
                        working_sigma=meta["working_sigma"], clean=clean, notes=meta["notes"])
 
 
-def write_restoration(r: Restoration, name: str, out: Path, steering: Steering = Steering(),
-                      steering_record: dict | None = None) -> dict[str, Path]:
-    """Write every output of one photo at the photo's size (each file atomically) and its metrics;
-    `steering_record` says in metrics.json how the result was steered (e.g. the mask files)."""
+def write_restoration(r: Restoration, name: str, out: Path, steering: Steering = Steering()) -> dict[str, Path]:
+    """Write every output of one photo at the photo's size (each file atomically) and its metrics, which
+    say how the result was `steering`-ed."""
     images = images_of(r)
     images["phi_overlay"] = phi_overlay(r.restored, images["phi"])
     paths = {kind: out / f"{name}_{kind}.png" for kind in OUTPUT_KINDS}
@@ -180,13 +179,13 @@ def write_restoration(r: Restoration, name: str, out: Path, steering: Steering =
     write_state(r, name, out)
     paths["metrics"] = out / f"{name}_metrics.json"
     known = {"keep_known": r.keep_known} if r.observation.mask is not None else {}
-    steered = {"steering": steering_record or steering_summary(steering)}
+    steered = {"steering": steering_summary(steering)}
     imageio.write_json(paths["metrics"], {"name": name, **r.scores(), **known, **steered, "notes": r.notes})
     return paths
 
 
 def steering_summary(steering: Steering) -> dict:
     """The steering as metrics.json records it (masks by their pixel counts)."""
-    return {"prior_strength": steering.prior_strength, "max_prior": steering.max_prior,
+    return {"prior_strength": steering.prior_strength, "max_phi": steering.max_phi,
             "protect_pixels": int(steering.protect.sum()) if steering.protect is not None else 0,
             "prior_region_pixels": int(steering.prior_region.sum()) if steering.prior_region is not None else 0}

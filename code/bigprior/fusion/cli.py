@@ -4,7 +4,8 @@
     python code/train.py --experiment col_bedroom --test True --test_model 1 --test_epoch 24
 
 Beyond the paper (defaults reproduce it; see docs/fusion.md): --phi_activation, --backbone U,
---augment, --self_ensemble, --test_epoch_rule holdout --holdout N.
+--augment, --self_ensemble, --test_epoch_rule holdout --holdout N, and the multi-source fusion
+(--sources x,gan,NLmeans: per-pixel shares of the observation, the prior and classical restorations).
 """
 
 from __future__ import annotations
@@ -33,6 +34,10 @@ def build_parser() -> argparse.ArgumentParser:
     net.add_argument("--dncnn_layers", type=int, default=17, help="DnCNN depth")
     net.add_argument("--phi_activation", choices=PHI_ACTIVATIONS, default="none",
                      help="none (the paper's unbounded phi), sigmoid or clamp (phi in [0, 1])")
+    net.add_argument("--sources", default="",
+                     help="the multi-source fusion's sources, the observation first: x,gan (the prior) and classical "
+                          "methods with outputs in inter_data/<experiment>/<Method>output/ (`bigprior peers`), e.g. "
+                          "x,gan,NLmeans,TV (default: the paper's two-source fusion)")
     for name in ("memnet_channels", "memnet_memblocks", "memnet_resblocks"):
         net.add_argument(f"--{name}", type=int, default=5, help="accepted and recorded for the paper's OURargs.txt")
     tr = parser.add_argument_group("training")
