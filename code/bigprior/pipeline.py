@@ -17,7 +17,7 @@ the photo's resolution, in strips of rows so that memory stays bounded on large 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import replace
 from pathlib import Path
 
@@ -42,6 +42,8 @@ from .zoo import resolve_generator_path
 
 DEFAULT_TILE = 512  # side of the fusion tiles (their activations: 64 channels x (512 + 2 x margin)^2 floats)
 SCALE_TOLERANCE = 2.0  # warn when the prior is enlarged more than 2x more (or less) than in training
+INVERSION_STAGE, FUSION_STAGE = "inversion", "fusion"  # the stages a Progress is told about
+Progress = Callable[[str, int, int], None]  # (stage, done, total): inversion steps of a batch, fusion tiles of a photo
 
 
 # ---------------------------------------------------------------------------------------------
@@ -65,31 +67,33 @@ def fuse_once(fusion: FusionNetwork, x: torch.Tensor, sources: torch.Tensor,
 
 
 def fuse_tiled(fusion: FusionNetwork, x: torch.Tensor, sources: torch.Tensor, mask: torch.Tensor | None = None,
-               tile: int = DEFAULT_TILE, device: torch.device | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+               tile: int = DEFAULT_TILE, device: torch.device | None = None,
+               progress: Callable[[int, int], None] | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     """(out 3xHxW, shares SxCxHxW), float32 on the CPU, of a CxHxW observation, its SxHxW sources and
     (for a network that takes it) its 1xHxW mask, computed in tiles of `tile` pixels, each run with a
     margin of the network's receptive radius (cut at the image's borders, where the network's own padding
     applies as in one pass). Each run starts at a multiple of the network's `size_multiple`, so a
     downsampling network (U-Net) pools the same pixels together as in one pass; the model pads each run's
-    bottom and right to the multiple, beyond the margin."""
+    bottom and right to the multiple, beyond the margin. `progress(done, total)` after each tile."""
     device = device or next(fusion.parameters()).device
     margin, multiple = receptive_radius(fusion), fusion.size_multiple
     height, width = x.shape[-2:]
     mask = mask if getattr(fusion.spec, "mask_channel", False) else None
     out, shares = torch.empty(3, height, width), None
-    for top in range(0, height, tile):
-        for left in range(0, width, tile):
-            bottom, right = min(top + tile, height), min(left + tile, width)
-            t, l = (max(0, start - margin) // multiple * multiple for start in (top, left))
-            b, r = min(height, bottom + margin), min(width, right + margin)
-            window = (slice(t, b), slice(l, r))
-            o, s = fuse_once(fusion, x[None, :, *window].to(device), sources[None, :, :, *window].to(device),
-                             mask[None, :, *window].to(device) if mask is not None else None)
-            if shares is None:
-                shares = torch.empty(s.shape[1], s.shape[2], height, width)
-            core = (slice(top - t, bottom - t), slice(left - l, right - l))
-            out[:, top:bottom, left:right] = o[0][:, *core].float().cpu()
-            shares[:, :, top:bottom, left:right] = s[0][:, :, *core].float().cpu()
+    corners = [(top, left) for top in range(0, height, tile) for left in range(0, width, tile)]
+    for done, (top, left) in enumerate(corners, 1):
+        bottom, right = min(top + tile, height), min(left + tile, width)
+        t, l = (max(0, start - margin) // multiple * multiple for start in (top, left))
+        b, r = min(height, bottom + margin), min(width, right + margin)
+        o, s = fuse_once(fusion, x[None, :, t:b, l:r].to(device), sources[None, :, :, t:b, l:r].to(device),
+                         mask[None, :, t:b, l:r].to(device) if mask is not None else None)
+        if shares is None:
+            shares = torch.empty(s.shape[1], s.shape[2], height, width)
+        rows, columns = slice(top - t, bottom - t), slice(left - l, right - l)
+        out[:, top:bottom, left:right] = o[0][:, rows, columns].float().cpu()
+        shares[:, :, top:bottom, left:right] = s[0][:, :, rows, columns].float().cpu()
+        if progress is not None:
+            progress(done, len(corners))
     return out, shares
 
 
@@ -184,26 +188,30 @@ class Pipeline:
         """The observation of a clean HxWx3 photo (float in [0, 1]): see `simulate`."""
         return simulate(self.degradation, clean, index, self.inverter.settings.seed, self.reference_side)
 
-    def restore(self, observation: Observation, *, index: int = 0, clean: np.ndarray | None = None) -> Restoration:
+    def restore(self, observation: Observation, *, index: int = 0, clean: np.ndarray | None = None,
+                progress: Progress | None = None) -> Restoration:
         """Restore one observation (CxHxW, any size); `index` picks the random streams (seed, index)."""
-        return next(self.restore_all([observation], [clean], first_index=index))
+        return next(self.restore_all([observation], [clean], first_index=index, progress=progress))
 
     def restore_all(self, observations: Sequence[Observation], clean: Sequence[np.ndarray | None] | None = None,
-                    batch_size: int = 8, first_index: int = 0) -> Iterator[Restoration]:
-        """Restore observations of any sizes: inverted `batch_size` at a time, fused one at a time."""
+                    batch_size: int = 8, first_index: int = 0, progress: Progress | None = None) -> Iterator[Restoration]:
+        """Restore observations of any sizes: inverted `batch_size` at a time, fused one at a time;
+        `progress(stage, done, total)` is told the inversion steps and the fusion tiles as they finish."""
         clean = list(clean) if clean is not None else [None] * len(observations)
         for start in range(0, len(observations), batch_size):
             part = list(observations[start : start + batch_size])
             indices = list(range(first_index + start, first_index + start + len(part)))
-            for item, truth in zip(self.inverter.invert_observations(part, indices), clean[start : start + batch_size]):
-                yield self.fuse(item, truth)
+            steps = _step_counter(progress, self.inverter.settings.iterations)
+            for item, truth in zip(self.inverter.invert_observations(part, indices, progress=steps), clean[start : start + batch_size]):
+                yield self.fuse(item, truth, progress)
 
-    def fuse(self, item: InvertedImage, clean: np.ndarray | None = None) -> Restoration:
+    def fuse(self, item: InvertedImage, clean: np.ndarray | None = None, progress: Progress | None = None) -> Restoration:
         """Fuse an inverted observation with its sources at the observation's size."""
         observation = item.observation
         images = [item.prior]
         sources = imageio.hwc_to_chw(imageio.float_from_uint8(item.prior))[None]
-        out, shares = fuse_tiled(self.fusion, observation.x, sources, observation.mask, self.tile, self.device)
+        tiles = (lambda done, total: progress(FUSION_STAGE, done, total)) if progress is not None else None
+        out, shares = fuse_tiled(self.fusion, observation.x, sources, observation.mask, self.tile, self.device, tiles)
         del sources
         restored = imageio.chw_to_hwc(out)
         if self.keep_known:
@@ -211,6 +219,19 @@ class Pipeline:
         return Restoration(observation, (GAN_PRIOR,), images, shares.permute(0, 2, 3, 1).contiguous().numpy(),
                            np.clip(restored, 0, 1, out=restored), self.resolution, keep_known=self.keep_known,
                            working_sigma=(item.working or observation).sigma, clean=clean, notes=list(observation.notes))
+
+
+def _step_counter(progress: Progress | None, total: int) -> Callable[[int], None] | None:
+    """The inversion's step callback (told how many steps were just done) as a Progress of its stage."""
+    if progress is None:
+        return None
+    done = [0]
+
+    def step(count: int) -> None:
+        done[0] += count
+        progress(INVERSION_STAGE, done[0], total)
+
+    return step
 
 
 def _default_for(task: str) -> TaskDefault:

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -32,8 +32,8 @@ from .errors import BIGPriorError
 from .generators import load_generator
 from .inversion.spaces import LATENT_SPACES
 from .photos import Photo, probe_photo, read_photo
-from .pipeline import Pipeline, simulate
-from .restoration import Steering, steering_of
+from .pipeline import Pipeline, Progress, simulate
+from .restoration import Restoration, Steering, steering_of
 from .writer import OUTPUT_KINDS, check_output_folder, write_restoration
 from .runtime import resolve_device
 from .commandline import add_runtime_flags, str2bool
@@ -177,6 +177,22 @@ def build_pipeline(args: argparse.Namespace, task: str, degradation: Degradation
     return Pipeline.from_defaults(task, generator=generator, **options)
 
 
+def restore_batch(pipeline: Pipeline, degradation: Degradation, args: argparse.Namespace, paths: Sequence[Path],
+                  batch: Sequence[int], progress: Progress | None = None) -> Iterator[tuple[int, Restoration]]:
+    """(position, restoration) of the photos of one batch, each read and degraded once, inverted
+    together, fused one by one; not yet steered (`Restoration.reblend`). The app calls it too."""
+    made = []
+    for index in batch:
+        photo = read_photo(paths[index])
+        made.append(observation_of(photo, degradation, args.degrade, index, args.seed, pipeline.reference_side))
+        if (note := pipeline.scale_warning(*photo.size)) is not None:
+            made[-1][0].notes.append(note)
+    restored = pipeline.restore_all([o for o, _ in made], [c for _, c in made], batch_size=len(batch),
+                                    first_index=batch[0], progress=progress)
+    del made
+    yield from zip(batch, restored)
+
+
 def main(argv: Sequence[str] | None = None) -> list[tuple[str, dict]]:
     args = build_parser().parse_args(argv)
     out, paths = Path(args.out), [Path(p) for p in args.input]
@@ -188,16 +204,7 @@ def main(argv: Sequence[str] | None = None) -> list[tuple[str, dict]]:
     pipeline = build_pipeline(args, task, degradation)
     rows = []
     for batch in batches:
-        made = []
-        for index in batch:
-            photo = read_photo(paths[index])  # each photo read and degraded once
-            made.append(observation_of(photo, degradation, args.degrade, index, args.seed, pipeline.reference_side))
-            if (note := pipeline.scale_warning(*photo.size)) is not None:
-                made[-1][0].notes.append(note)
-        restored = pipeline.restore_all([o for o, _ in made], [c for _, c in made], batch_size=len(batch),
-                                        first_index=batch[0])
-        del made
-        for index, r in zip(batch, restored):
+        for index, r in restore_batch(pipeline, degradation, args, paths, batch):
             steering = steering_from_args(args, r.size)
             r = r.reblend(steering)
             for note in r.notes:
