@@ -5,6 +5,7 @@ module, and the package never resolves files relative to the source checkout."""
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 import pytest
@@ -138,3 +139,58 @@ def test_the_package_has_no_import_cycle():
     graph = import_graph()
     assert "bigprior.experiment" in graph["bigprior.commandline"]  # the graph sees the package's imports
     assert not import_cycles(graph), import_cycles(graph)
+
+
+DOCS = PACKAGE.parents[1] / "docs" / "architecture.md"
+
+
+def _layout_block() -> list[str]:
+    """The lines of the layout's code block in docs/architecture.md."""
+    text = DOCS.read_text()
+    block = text[text.index("## Package layout"):].split("```")[1]
+    return block.splitlines()
+
+
+DESCRIPTION_COLUMN = 20  # layout lines indented this far continue the entry above
+
+
+def named_modules() -> list[str]:
+    """Every module and folder the layout names, as paths from the repository root. An entry line is
+    `<indent><name>[, <name>...]  <description>`: its names are relative to the folder entry it is
+    indented under; the `.py` files its description names lie in the entry's own folder (a folder
+    entry) or beside it (a file entry); lines indented to the description column continue an entry."""
+    names: list[str] = []
+    stack: list[tuple[int, str]] = []  # (indent, folder path) of the enclosing folder entries
+    folder = ""  # where the current entry's description names its modules
+    for line in _layout_block():
+        if not line.strip():
+            continue
+        indent = len(line) - len(line.lstrip())
+        if indent < DESCRIPTION_COLUMN:
+            head, _, description = line.strip().partition("  ")
+            while stack and stack[-1][0] >= indent:
+                stack.pop()
+            parent = stack[-1][1] if stack else ""
+            entries = [parent + name.strip() for name in head.split(",") if name.strip()]
+            names += entries
+            folder = entries[0] if entries[0].endswith("/") else parent
+            if entries[0].endswith("/"):
+                stack.append((indent, entries[0]))
+        else:
+            description = line
+        names += [folder + word for word in re.findall(r"(?<![\w/.<])([a-z_0-9]+(?:/[a-z_0-9]+)*\.py)\b", description)]
+    return [name for name in dict.fromkeys(names) if "<" not in name and "*" not in name]
+
+
+def test_every_module_the_architecture_names_exists():
+    names = named_modules()
+    assert "code/bigprior/fusion/networks.py" in names and "code/bigprior/generators/pggan/network.py" in names
+    missing = [name for name in names if not (PACKAGE.parents[1] / name).exists()]
+    assert not missing, f"docs/architecture.md names modules that do not exist: {missing}"
+
+
+def test_every_package_module_is_in_the_architecture():
+    named = set(named_modules())
+    modules = [str(path.relative_to(PACKAGE.parents[1])) for path in _modules() if path.name != "__init__.py"]
+    unnamed = [m for m in modules if m not in named and not any(m.startswith(n) for n in named if n.endswith("/"))]
+    assert not unnamed, f"modules missing from docs/architecture.md: {unnamed}"
