@@ -66,9 +66,9 @@ class PeerOutputs:
     train_indices: list[int] | None  # the images `fit` learnt from (None: the method learns nothing)
 
     def record(self) -> dict[str, Any]:
+        provenance = {"fitted_on": "train_indices"} if self.method.learns else {"defaults_picked_by": TUNING_SCRIPT}
         return {"method": self.method.name, "title": self.method.title, "settings": self.method.settings(),
-                "train_indices": self.train_indices, "defaults_picked_by": TUNING_SCRIPT,
-                "versions": package_versions([type(self.method)])}
+                "train_indices": self.train_indices, **provenance, "versions": package_versions([type(self.method)])}
 
     def check(self, flag: str = "--methods") -> None:
         """Refuse a folder that cannot be written or that holds outputs of other settings."""
