@@ -51,6 +51,7 @@ class Case:
     build: Callable[[Path, "Assets"], Setup]
     xfail: str | None = None  # a known bug in code another engineer owns (strict: it must still fail)
     needs_permissions: bool = False  # an unwritable-folder case (root ignores permissions)
+    hidden_modules: tuple[str, ...] = ()  # packages that look uninstalled during the run (an optional extra missing)
 
 
 @dataclass(frozen=True)

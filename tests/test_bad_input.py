@@ -12,6 +12,7 @@ import json
 import os
 import pickle
 import stat
+import sys
 import zipfile
 from collections.abc import Callable
 from pathlib import Path
@@ -705,6 +706,83 @@ def _report_output(ws: Path, a: Assets, parent: Path) -> tuple[list[str], str]:
     return [*report_argv(ws, a), "--out", str(parent / "reports")], "--out"
 
 
+# ---------------------------------------------------------------------------------------------
+# peers
+
+
+def peers_argv(ws: Path, a: Assets, experiment: str = "inpcrop_synth", *extra: str) -> list[str]:
+    """`bigprior peers` on a copy of one prepared experiment (4 training images, 2 test)."""
+    if not (ws / "inter_data" / experiment).exists():
+        a.copy(f"exp/inter_data/{experiment}", ws, f"inter_data/{experiment}")
+    return ["--experiment", experiment, "--root", str(ws), "--train_count", "4", *extra]
+
+
+def _peers_file(experiment: str, name: str, *extra: str) -> Placement:
+    def place(ws: Path, a: Assets) -> tuple[Path, Path, list[str]]:
+        argv = peers_argv(ws, a, experiment, *extra)
+        return ws / "inter_data" / experiment / name, a.root / "exp/inter_data" / experiment / name, argv
+    return place
+
+
+def _peers_case(name: str, names: str, experiment: str, *extra: str, copy: bool = True, hidden: tuple[str, ...] = ()) -> Case:
+    def setup(ws: Path, a: Assets) -> Setup:
+        argv = peers_argv(ws, a, experiment, *extra) if copy else ["--experiment", experiment, "--root", str(ws), *extra]
+        return Setup(argv, names)
+    return Case(f"peers:{name}", "peers", setup, hidden_modules=hidden)
+
+
+def _peers_telea_folder(write: Callable[[Path], None]) -> Callable[[Path, Assets], Setup]:
+    """inpcrop_synth with a Teleaoutput/ that `write` fills (other settings, no settings.json, a file)."""
+    def setup(ws: Path, a: Assets) -> Setup:
+        argv = peers_argv(ws, a, "inpcrop_synth", "--methods", "Telea")
+        write(ws / "inter_data/inpcrop_synth/Teleaoutput")
+        return Setup(argv, "Teleaoutput")
+    return setup
+
+
+def _other_settings(folder: Path) -> None:
+    folder.mkdir()
+    (folder / "settings.json").write_text(json.dumps({"method": "Telea", "settings": {"radius": 99}, "train_indices": None}))
+    write_rgb(folder / "0.png")
+
+
+def _no_settings(folder: Path) -> None:
+    folder.mkdir()
+    write_rgb(folder / "0.png")
+
+
+def _peers_unwritable(ws: Path, a: Assets) -> Setup:
+    argv = peers_argv(ws, a, "inpcrop_synth", "--methods", "Telea")
+    unwritable_folder(ws / "inter_data/inpcrop_synth")
+    return Setup(argv, "Teleaoutput")
+
+
+def _peers_nan(ws: Path, a: Assets) -> Setup:
+    argv = peers_argv(ws, a, "denblind_synth", "--methods", "TV")
+    path = ws / "inter_data/denblind_synth/input/0.npy"
+    array = np.load(path)
+    array[1, 2, 0] = np.nan
+    np.save(path, array)
+    return Setup(argv, "0.npy")
+
+
+PEERS = [
+    _peers_case("missing-experiment", "inpcrop_nothing", "inpcrop_nothing", copy=False),
+    _peers_case("unknown-task", "blur_synth", "blur_synth", copy=False),
+    _peers_case("unknown-method", "--methods", "inpcrop_synth", "--methods", "Telea,PatchMatch"),
+    _peers_case("method-of-another-task", "--methods", "inpcrop_synth", "--methods", "NLMeans"),
+    _peers_case("bm3d-without-the-package", "--methods", "denblind_synth", "--methods", "BM3D", hidden=("bm3d",)),
+    _peers_case("no-test-images", "--train_count", "inpcrop_synth", "--train_count", "6"),
+    *file_cases("peers", "input", _peers_file("inpcrop_synth", "input/0.png", "--methods", "Telea")),
+    *file_cases("peers", "training-gt", _peers_file("col_synth", "GT/1.png", "--methods", "MeanChroma")),
+    Case("peers:nan-in-denoising-observation", "peers", _peers_nan),
+    Case("peers:other-settings-in-the-folder", "peers", _peers_telea_folder(_other_settings)),
+    Case("peers:images-without-settings", "peers", _peers_telea_folder(_no_settings)),
+    Case("peers:output-folder-blocked", "peers", _peers_telea_folder(text_file)),
+    Case("peers:experiment-folder-unwritable", "peers", _peers_unwritable, needs_permissions=True),
+]
+
+
 TRAINING = [
     *file_cases("train-dncnn", "observation", _dncnn_input),
     Case("train-dncnn:observation:nan", "train-dncnn", _npy_with(np.nan)),
@@ -735,7 +813,7 @@ TRAINING = [
     *output_cases("report", "out", _report_output),
 ]
 
-CASES: list[Case] = [*RESTORE, *INVERSION, *CONVERT, *LSUN_GAN, *TRAINING]
+CASES: list[Case] = [*RESTORE, *INVERSION, *CONVERT, *LSUN_GAN, *TRAINING, *PEERS]
 
 
 def _param(c: Case) -> pytest.param:
@@ -778,6 +856,8 @@ def test_bad_input_is_refused_cleanly(bad: Case, assets: Assets, tmp_path: Path,
                                       monkeypatch: pytest.MonkeyPatch) -> None:
     if bad.needs_permissions and IS_ROOT:
         _permissions_as_a_user_sees_them(monkeypatch)
+    for module in bad.hidden_modules:
+        monkeypatch.setitem(sys.modules, module, None)  # `import` and find_spec now see no such package
     ws = tmp_path / "ws"
     ws.mkdir()
     setup = bad.build(ws, assets)
@@ -887,6 +967,7 @@ ENTRY_POINTS = {  # a representative case per entry point: its command line, who
     "train-gan": [*CLI, "train-gan", "--data", "no_such", "--root", ".", *CPU],
     "train-dncnn": [*CLI, "train-dncnn", "--resume", "no_such", "--root", ".", *CPU],
     "inpaint-baseline": [*CLI, "inpaint-baseline", "--experiment", "inpcrop_no_such", "--root", "."],
+    "peers": [*CLI, "peers", "--experiment", "denblind_no_such", "--root", "."],
 }
 
 

@@ -23,6 +23,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "report": ("bigprior.report", "tables and figures of experiments (code/report.py): reports/<name>/summary.md"),
     "train-dncnn": ("bigprior.baselines.dncnn_cli", "train and test the DnCNN denoiser baseline (code/train_dncnn.py)"),
     "inpaint-baseline": ("bigprior.baselines.inpainting", "OpenCV inpainting baselines, Telea and Navier-Stokes (code/inpaint_baseline.py)"),
+    "peers": ("bigprior.baselines.classical.cli", "classical peers (NL-means, TV, BM3D, Telea, biharmonic, mean chroma...) of an experiment"),
     "restore": ("bigprior.restore", "restore a photo (colorize, inpaint, denoise) with the built-in or a given prior"),
     "reblend": ("bigprior.reblend", "steer the prior's share of a saved restoration (no network): the files restore would write"),
     "demo": ("bigprior.demo", "the whole pipeline on the built-in default, on scikit-image's sample photos"),

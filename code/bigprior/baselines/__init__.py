@@ -1,3 +1,4 @@
-"""Task-specific baselines the report compares BIGPrior with: a trained DnCNN denoiser for blind
-denoising, OpenCV's classical inpainting for the inpainting tasks. Each writes
-`inter_data/<experiment>/<Method>output/{i}.png` for the test images."""
+"""Baselines the report compares BIGPrior with, each writing `inter_data/<experiment>/<Method>output/{i}.png`:
+a trained DnCNN denoiser for blind denoising (`dncnn.py`), and the classical peers of every task
+(`classical/`: denoising, inpainting, colorization; `bigprior peers`), of which `inpainting.py` is the
+older `bigprior inpaint-baseline` command (OpenCV's Telea and Navier-Stokes on the test images)."""
