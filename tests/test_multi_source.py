@@ -128,3 +128,32 @@ def test_source_advantage_is_the_prior_advantage_for_one_other_source():
     assert np.array_equal(metrics.source_advantage([x], g, gt), metrics.prior_advantage(x, g, gt))
     better = metrics.source_advantage([x, gt], g, gt, smoothing=0)  # a perfect other source: the prior never helps
     assert (better <= 0).all()
+
+
+def test_restore_with_a_multi_source_run_computes_its_classical_sources_on_the_photo(tmp_path):
+    """`bigprior restore --fusion_run` of a multi-source run: the classical sources are made on the
+    photo by the run's own methods (their settings.json), blended with the network's shares."""
+    from PIL import Image
+    from skimage import data as skimage_data
+
+    from bigprior.baselines.classical.cli import main as peers_main
+    from bigprior.commandline import run_cli
+    from bigprior.restore import main as restore_main
+
+    make_experiment(tmp_path, "denblind_synth", count=6, size=16)
+    assert run_cli(peers_main, ["--experiment", "denblind_synth", "--methods", "TV", "--root", str(tmp_path),
+                                "--train_count", "4"]) == 0
+    options = FusionOptions(experiment="denblind_synth", backbone="U", epochs=2, batch_size=2, train_count=4,
+                            sources="x,gan,TV", test_epoch_rule="last")
+    folder = training.train(options, tmp_path, torch.device("cpu"), workers=1)
+    photo = tmp_path / "cat.png"
+    Image.fromarray(skimage_data.chelsea()[::6, ::6]).save(photo)
+    out = tmp_path / "out"
+    assert run_cli(restore_main, ["--task", "denoise", "--input", str(photo), "--out", str(out), "--degrade", "True",
+                                  "--fusion_run", str(folder), "--iterations", "2", "--device", "cpu", "--tile", "24"]) == 0
+    scores = json.loads((out / "cat_metrics.json").read_text())
+    assert {"TV_psnr", "prior_psnr", "bigprior_psnr", "classical_share", "generative_share"} <= set(scores)
+    assert scores["data_share"] + scores["classical_share"] + scores["generative_share"] == pytest.approx(1, abs=1e-5)
+    tv = imageio.read_rgb(out / "cat_TV.png")
+    shares = np.load(out / "cat_restoration.npz")["shares"]
+    assert tv.shape == imageio.read_rgb(out / "cat_restored.png").shape and shares.shape == (2, *tv.shape[:2], 1)

@@ -17,6 +17,7 @@ from typing import Any
 import torch
 
 from . import imageio
+from .baselines.classical import ClassicalMethod, method_of_record
 from .degradations import Degradation, degradation_class
 from .errors import BIGPriorError
 from .fusion.loading import load_fusion_file
@@ -37,6 +38,7 @@ class TaskDefault:
     fusion_file: Path
     spec: FusionSpec  # the fusion network, as trained
     scale: TrainingScale  # its training images' side and their priors' (> : priors were enlarged to them)
+    classical: dict[str, dict[str, Any]] = field(default_factory=dict)  # the classical sources' records, by name
     provenance: dict[str, Any] = field(default_factory=dict)  # run, epoch, test PSNR... (written back as read)
 
     def make_degradation(self) -> Degradation:
@@ -47,6 +49,11 @@ class TaskDefault:
             raise BIGPriorError(f"{self.fusion_file}: the built-in fusion network of task {self.task} is missing")
         return load_fusion_file(self.fusion_file, self.spec).to(device)
 
+    def classical_methods(self) -> dict[str, ClassicalMethod]:
+        """The classical methods that make the fusion network's classical sources (multi-source fusion)."""
+        return {name: method_of_record(record, f"{DEFAULTS_FILE.name}: {self.task} source {name}")
+                for name, record in self.classical.items()}
+
     def to_json(self, folder: Path) -> dict[str, Any]:
         """The task's entry of defaults.json; the fusion file is named relative to `folder`."""
         network = self.spec.record()
@@ -56,7 +63,7 @@ class TaskDefault:
             "fusion": {"file": self.fusion_file.relative_to(folder).as_posix(), "backbone": network.pop("backbone"),
                        "dncnn_layers": network.pop("layers"), **network,
                        "prior_resolution": self.scale.prior_resolution, "image_resolution": self.scale.image_resolution,
-                       **self.provenance},
+                       **({"classical": self.classical} if self.classical else {}), **self.provenance},
         }
 
     @classmethod
@@ -64,7 +71,7 @@ class TaskDefault:
         known = {f.name for f in fields(InversionSettings)}
         fusion = dict(entry["fusion"])
         spec_keys = {f.name for f in fields(FusionSpec)} - {"observation_channels", "layers"}
-        own = {"file", "dncnn_layers", "prior_resolution", "image_resolution", *spec_keys}
+        own = {"file", "dncnn_layers", "prior_resolution", "image_resolution", "classical", *spec_keys}
         channels = degradation_class(task).observation_channels  # an unknown task is an error naming it
         return cls(
             task=task,
@@ -76,6 +83,7 @@ class TaskDefault:
                             **{k: tuple(fusion[k]) if k == "sources" else fusion[k] for k in spec_keys if k in fusion}),
             scale=TrainingScale(image_resolution=int(fusion["image_resolution"]),
                                 prior_resolution=int(fusion["prior_resolution"])),
+            classical=dict(fusion.get("classical", {})),
             provenance={k: v for k, v in fusion.items() if k not in own},
         )
 

@@ -26,6 +26,7 @@ from .errors import BIGPriorError
 from .experiment import INVERSION_ARGS_FILE, METRICS_FILE, Experiment, run_workspace, split_experiment_name
 from .fusion.loading import load_fusion_run
 from .inversion.stage import settings_from_record
+from .pipeline import classical_methods_of_run
 from .run import checkpoint_name, load_weights
 from .zoo import ASSETS_DIR, DEFAULT_GENERATOR, DEFAULTS_FILE
 
@@ -43,9 +44,11 @@ def default_from_run(task: str, folder: Path, assets: Path) -> tuple[TaskDefault
     scale = loaded.scale
     state = {k: v.half() if v.is_floating_point() else v
              for k, v in load_weights(loaded.folder / checkpoint_name(loaded.epoch)).items()}
+    classical = {name: {"method": method.name, "settings": method.settings()}
+                 for name, method in classical_methods_of_run(loaded).items()}
     default = TaskDefault(
         task=task, inversion=inversion, degradation=degradation.settings(), fusion_file=assets / f"fusion_{task}.pth",
-        spec=loaded.options.spec(), scale=scale,
+        spec=loaded.options.spec(), scale=scale, classical=classical,
         provenance={"trained_on": f"{experiment.name} images 0..{loaded.options.train_count - 1} ({scale.image_resolution}x"
                                   f"{scale.image_resolution}, priors {scale.prior_resolution}x{scale.prior_resolution})",
                     "run": loaded.folder.name, "epoch": loaded.epoch,

@@ -29,14 +29,17 @@ from . import imageio
 from .defaults import BuiltinDefault, TaskDefault, load_defaults
 from .degradations import Degradation, Observation, degradation_class
 from .errors import BIGPriorError
-from .experiment import split_experiment_name
-from .fusion.loading import load_fusion_run
+from .baselines.classical import ClassicalMethod, method_of_outputs
+from .experiment import Experiment, run_workspace, split_experiment_name
+from .fusion.data import source_names
+from .fusion.loading import LoadedFusion, load_fusion_run
+from .fusion.spec import GENERATIVE_PRIOR
 from .fusion.networks import FusionNetwork
 from .fusion.spec import TrainingScale
 from .generators import load_generator
 from .inversion.losses import build_loss
 from .inversion.stage import InvertedImage, InversionSettings, Inverter
-from .restoration import GAN_PRIOR, Restoration, paste_known
+from .restoration import Restoration, paste_known, source_of
 from .runtime import resolve_device
 from .zoo import resolve_generator_path
 
@@ -113,11 +116,18 @@ class Pipeline:
     """A generator inversion and a fusion network for one degradation."""
 
     def __init__(self, inverter: Inverter, fusion: FusionNetwork, *, keep_known: bool = True,
-                 tile: int = DEFAULT_TILE, scale: TrainingScale = TrainingScale()) -> None:
+                 tile: int = DEFAULT_TILE, scale: TrainingScale = TrainingScale(),
+                 classical: dict[str, ClassicalMethod] | None = None) -> None:
         """`scale`: the sides of the fusion network's training images and of their priors (unknown: the
-        images are taken to be of the generator's size)."""
+        images are taken to be of the generator's size); `classical`: the classical methods that make a
+        multi-source network's classical sources, by name, as they made its training sources."""
         if tile < 1:
             raise BIGPriorError(f"--tile must be at least 1, got {tile}")
+        self.classical = dict(classical or {})
+        missing = [name for name in fusion.spec.classical_sources if name not in self.classical]
+        if missing:
+            raise ValueError(f"the fusion network blends {', '.join(missing)}: give those classical methods")
+        self.source_names = source_names(fusion.spec)
         self.inverter, self.fusion = inverter, fusion.eval()
         self.keep_known, self.tile = keep_known, tile
         self.reference_side = scale.image_resolution or inverter.resolution  # the one side simulate and checks use
@@ -149,7 +159,8 @@ class Pipeline:
         generator = generator or load_generator(defaults.generator_file)
         degradation = degradation or default.make_degradation()
         inverter = _inverter(generator, degradation, default.inversion, device, iterations, seed, latent_space)
-        return cls(inverter, default.fusion_model(device), keep_known=keep_known, tile=tile, scale=default.scale)
+        return cls(inverter, default.fusion_model(device), keep_known=keep_known, tile=tile, scale=default.scale,
+                   classical=default.classical_methods())
 
     @classmethod
     def from_files(cls, task: str, generator: str | Path | nn.Module, fusion_run: str | Path, *,
@@ -172,7 +183,8 @@ class Pipeline:
         degradation = degradation or degradation_class(task).from_settings(_default_for(task).degradation)
         settings = inversion or _default_for(task).inversion
         inverter = _inverter(generator, degradation, settings, device, iterations, seed, latent_space)
-        return cls(inverter, loaded.model, keep_known=keep_known, tile=tile, scale=loaded.scale)
+        return cls(inverter, loaded.model, keep_known=keep_known, tile=tile, scale=loaded.scale,
+                   classical=classical_methods_of_run(loaded))
 
     def scale_warning(self, width: int, height: int) -> str | None:
         """A warning when a photo enlarges the prior far more (or less) than the fusion network's training did."""
@@ -208,17 +220,30 @@ class Pipeline:
     def fuse(self, item: InvertedImage, clean: np.ndarray | None = None, progress: Progress | None = None) -> Restoration:
         """Fuse an inverted observation with its sources at the observation's size."""
         observation = item.observation
-        images = [item.prior]
-        sources = imageio.hwc_to_chw(imageio.float_from_uint8(item.prior))[None]
+        images = [item.prior if name == GENERATIVE_PRIOR else self.classical_image(name, observation)
+                  for name in self.source_names]
+        sources = torch.stack([imageio.hwc_to_chw(imageio.float_from_uint8(image)) for image in images])
         tiles = (lambda done, total: progress(FUSION_STAGE, done, total)) if progress is not None else None
         out, shares = fuse_tiled(self.fusion, observation.x, sources, observation.mask, self.tile, self.device, tiles)
         del sources
         restored = imageio.chw_to_hwc(out)
         if self.keep_known:
             paste_known(restored, observation)
-        return Restoration(observation, (GAN_PRIOR,), images, shares.permute(0, 2, 3, 1).contiguous().numpy(),
+        return Restoration(observation, tuple(map(source_of, self.source_names)), images, shares.permute(0, 2, 3, 1).contiguous().numpy(),
                            np.clip(restored, 0, 1, out=restored), self.resolution, keep_known=self.keep_known,
                            working_sigma=(item.working or observation).sigma, clean=clean, notes=list(observation.notes))
+
+
+    def classical_image(self, name: str, observation: Observation) -> np.ndarray:
+        """A classical source of the observation at its size, as 8 bits (as the training sources were saved)."""
+        return imageio.uint8_from_float(self.classical[name].restore(observation))
+
+
+def classical_methods_of_run(loaded: LoadedFusion) -> dict[str, ClassicalMethod]:
+    """The classical methods a fusion run's sources were made with: their settings.json in the run's
+    experiment (`bigprior peers`)."""
+    experiment = Experiment(loaded.options.experiment, run_workspace(loaded.folder))
+    return {name: method_of_outputs(experiment, name) for name in loaded.model.spec.classical_sources}
 
 
 def _step_counter(progress: Progress | None, total: int) -> Callable[[int], None] | None:

@@ -13,5 +13,6 @@ fast non-local means, optional BM3D), inpainting (Telea, Navier-Stokes, biharmon
 
 from . import colorization, denoising, inpainting  # noqa: F401  (registers the methods)
 from .base import REGISTRY, ClassicalMethod, method_class, methods_for
+from .stage import method_of_outputs, method_of_record
 
-__all__ = ["REGISTRY", "ClassicalMethod", "method_class", "methods_for"]
+__all__ = ["REGISTRY", "ClassicalMethod", "method_class", "method_of_outputs", "method_of_record", "methods_for"]

@@ -146,3 +146,21 @@ def summary_line(experiment: Experiment, outputs: Sequence[PeerOutputs], counts:
     """One line: per method, images written and kept, and where they are."""
     parts = [f"{name} {c.written} written, {c.kept} kept" for name, c in counts.items()]
     return f"peers {experiment.name}: {'; '.join(parts)} in {experiment.dir}/<Method>output/"
+
+
+def method_of_record(record: Any, source: str) -> ClassicalMethod:
+    """The method a settings record ({"method": name, "settings": {...}}, as settings.json and the built-in
+    defaults keep it) describes; errors name `source`."""
+    from .base import REGISTRY
+
+    if not isinstance(record, dict) or record.get("method") not in REGISTRY:
+        raise BIGPriorError(f"{source}: not the record of a classical method (expected \"method\" one of {', '.join(REGISTRY)})")
+    cls = REGISTRY[record["method"]]
+    cls.require(source)
+    return cls.from_settings(record.get("settings", {}), source)
+
+
+def method_of_outputs(experiment: Experiment, name: str) -> ClassicalMethod:
+    """The method that made an experiment's `<name>output/` folder, rebuilt from its settings.json."""
+    path = experiment.method_dir(name) / SETTINGS_FILE
+    return method_of_record(imageio.read_json(path), str(path))
