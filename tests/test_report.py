@@ -28,6 +28,7 @@ from bigprior.report import ReportOptions, run_report
 SYNTHETIC_EXPERIMENTS = ("col_synth", "denblind_synth", "inpcrop_synth", "inpvar_synth")
 CALIBRATION_FIGURES = {"phi_reliability.png", "phi_roc.png"}
 CALIBRATION_TITLE = "Calibration of phi: does phi say where the prior is right?"
+STRENGTH_TITLE = "The prior's share against a constant rescaling of it"
 
 # Tolerances of the 8-bit PNG outputs against the release's float metrics, measured on col_bedroom
 # (see docs/report.md): the fused PNG is the float output rounded to 1/255 (and clamped to [0, 1]).
@@ -95,7 +96,13 @@ def test_report_reproduces_published_col_bedroom_metrics(tmp_path):
     assert cells[2:5] == ["22.29", "22.29", f"{column('prior_psnr').mean() - 22.29:+.3f}"]
     assert cells[5:7] == ["23.08", "23.08"] and cells[14:16] == ["89.27", "89.28"]
     assert report.summary.read_text().count("| col_bedroom |") == 3  # results, published, calibration
-    assert [p.name for p in report.figures] == ["grid_col_bedroom.png", "phi_histogram.png", "phi_reliability.png", "phi_roc.png"]
+    assert [p.name for p in report.figures] == ["grid_col_bedroom.png", "phi_histogram.png", "phi_reliability.png", "phi_roc.png",
+                                                "prior_strength.png"]
+    # the prior-strength curve re-blends the saved outputs: s = 1 is close to the saved fusion (phi saved in 8 bits,
+    # clamped), s = 0 is the grey observation, which the paper's fusion beats
+    strength = [c.strip() for c in report.tables[STRENGTH_TITLE].splitlines()[2].strip("|").split("|")]
+    print(strength)
+    assert strength[0].startswith("col_bedroom") and abs(float(strength[1]) - column("bigprior_psnr").mean()) < 0.3
     calibration = report.tables[CALIBRATION_TITLE].splitlines()[2]
     assert calibration.startswith("| col_bedroom | col_bedroom_1 epoch 24 | 50 | 819200 |")  # 50 images of 256 x 256, one pixel in 2 x 2
     assert calibration.endswith("| n/a |")  # the released outputs come without the fusion test's metrics.json

@@ -39,6 +39,7 @@ OUTPUT_DIR = "OURoutput"
 OOD_OUTPUT_DIR = "OUROODoutput"
 METHOD_DIR_SUFFIX = "output"  # every method's images live in <Method>output/{i}.png (mGAN, OUR, baselines)
 SHARES_SUFFIX = "_shares.png"  # OURoutput/{i}_shares.png of a multi-source fusion: where each pixel comes from
+SHARES_ARRAY_SUFFIX = "_shares.npy"  # ... and {i}_shares.npy: each source's share (S x H x W x 1, float16)
 OOD_SUFFIX = "OOD"  # <Method>OODoutput: outputs on another experiment's data
 SIGMA_FILE = "sigma.json"
 INTER_DATA_DIR = "inter_data"

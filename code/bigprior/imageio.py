@@ -168,20 +168,37 @@ def read_gray(path: str | os.PathLike) -> np.ndarray:
     return np.asarray(image, dtype=np.uint8)
 
 
-def read_npy_image(path: str | os.PathLike, channels: int = 3) -> np.ndarray:
-    """Read an HxWxC float array saved with np.save (the denoising inputs)."""
-    path = Path(path)
+def _load_npy(path: Path) -> np.ndarray:
     if not path.is_file():
         raise BIGPriorError(f"{path}: file not found")
     try:
-        array = np.load(path, allow_pickle=False)
+        return np.load(path, allow_pickle=False)
     except (ValueError, OSError, EOFError) as exc:
         raise BIGPriorError(f"{path}: not a readable .npy array ({exc})") from exc
-    if array.ndim != 3 or array.shape[2] != channels or not np.issubdtype(array.dtype, np.floating):
-        raise BIGPriorError(f"{path}: expected a float HxWx{channels} array, got {array.dtype} {array.shape}")
+
+
+def _check_finite(path: Path, array: np.ndarray) -> np.ndarray:
     if not np.isfinite(array).all():
         raise BIGPriorError(f"{path}: holds {int((~np.isfinite(array)).sum())} NaN or infinite values (expected finite numbers)")
     return array
+
+
+def read_npy_image(path: str | os.PathLike, channels: int = 3) -> np.ndarray:
+    """Read an HxWxC float array saved with np.save (the denoising inputs)."""
+    path = Path(path)
+    array = _load_npy(path)
+    if array.ndim != 3 or array.shape[2] != channels or not np.issubdtype(array.dtype, np.floating):
+        raise BIGPriorError(f"{path}: expected a float HxWx{channels} array, got {array.dtype} {array.shape}")
+    return _check_finite(path, array)
+
+
+def read_npy(path: str | os.PathLike) -> np.ndarray:
+    """Read a finite numeric array saved with np.save (no pickles)."""
+    path = Path(path)
+    array = _load_npy(path)
+    if not np.issubdtype(array.dtype, np.number):
+        raise BIGPriorError(f"{path}: expected numbers, got {array.dtype}")
+    return _check_finite(path, array)
 
 
 def read_json(path: str | os.PathLike) -> Any:

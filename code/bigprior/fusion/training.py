@@ -28,7 +28,8 @@ from tqdm import tqdm
 from .. import imageio, metrics
 from ..errors import BIGPriorError
 from ..experiment import (
-    AUC_FILE, METRICS_FILE, MSE_FILE, NET_DATA_DIR, PHI_MEAN_FILE, PRIOR_AUC_FILE, PRIOR_MSE_FILE, SHARES_SUFFIX, Experiment,
+    AUC_FILE, METRICS_FILE, MSE_FILE, NET_DATA_DIR, PHI_MEAN_FILE, PRIOR_AUC_FILE, PRIOR_MSE_FILE, SHARES_ARRAY_SUFFIX, SHARES_SUFFIX,
+    Experiment,
 )
 from ..run import (
     BatchLoss, EpochReport, EpochTrainer, Run, chosen_test_epoch, random_crop, read_holdout_scores, write_holdout_scores,
@@ -281,6 +282,7 @@ def _test_images(model: FusionNetwork, data: FusionData, out_dir: Path, precisio
             imageio.write_png(out_dir / f"{index}_phi.png", imageio.uint8_from_float(np.broadcast_to(phi, (*phi.shape[:2], 3))))
             if spec.sources:
                 imageio.write_png(out_dir / f"{index}{SHARES_SUFFIX}", share_picture(kinds))
+                imageio.write_npy(out_dir / f"{index}{SHARES_ARRAY_SUFFIX}", shares.astype(np.float16))
     return rows, pixels
 
 

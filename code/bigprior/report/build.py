@@ -19,9 +19,11 @@ from .entries import METHOD_TITLES, Entry, resolve_entries
 from .options import ReportOptions
 from ..scoring import Scorer
 from .scoring import ImageResult, Scores, score
+from .strength import StrengthCurve, strength_curve
 
 RESULTS_TITLE = "Results per experiment"
 CALIBRATION_TITLE = "Calibration of phi: does phi say where the prior is right?"
+STRENGTH_TITLE = "The prior's share against a constant rescaling of it"
 
 
 @dataclass
@@ -69,7 +71,8 @@ def _replace_folder(built: Path, target: Path) -> None:
     shutil.rmtree(old, ignore_errors=True)
 
 
-def _draw(entries: Sequence[Entry], scores: Scores, options: ReportOptions, folder: Path) -> list[Path]:
+def _draw(entries: Sequence[Entry], scores: Scores, curves: dict[str, StrengthCurve], options: ReportOptions,
+          folder: Path) -> list[Path]:
     """Every figure into `folder`; returns their paths."""
     paths = [plots.grid_figure(e, plots.grid_indices(e, options.grid, options.grid_images, options.seed),
                                scores.results[e.key], folder / f"grid_{e.key}.png")
@@ -77,11 +80,12 @@ def _draw(entries: Sequence[Entry], scores: Scores, options: ReportOptions, fold
     paths += plots.correlation_figures(entries, scores, folder)
     paths.append(plots.histogram_figure(entries, scores, folder / "phi_histogram.png"))
     paths += plots.calibration_figures(entries, scores, folder)
-    return paths
+    strength = plots.strength_figure(entries, curves, folder / plots.STRENGTH_FIGURE)
+    return paths + ([strength] if strength is not None else [])
 
 
-def _tables(entries: Sequence[Entry], scores: Scores, options: ReportOptions, reference: Published | None,
-            notes: list[str]) -> dict[str, str]:
+def _tables(entries: Sequence[Entry], scores: Scores, curves: dict[str, StrengthCurve], options: ReportOptions,
+            reference: Published | None, notes: list[str]) -> dict[str, str]:
     """summary.md's tables by section title (a note is added when nothing matches --published)."""
     columns = tables.metric_columns(entries, scores)
     result = {RESULTS_TITLE: tables.experiments_table(entries, scores, columns),
@@ -95,6 +99,8 @@ def _tables(entries: Sequence[Entry], scores: Scores, options: ReportOptions, re
     if scores.correlations:
         result["phi against the degradation (denoising)"] = tables.correlation_table(scores.correlations)
     result[CALIBRATION_TITLE] = tables.calibration_table(entries, scores)
+    if curves:
+        result[STRENGTH_TITLE] = tables.strength_table(entries, curves)
     return result
 
 
@@ -105,6 +111,7 @@ def run_report(options: ReportOptions) -> Report:
     reference = load_published(options.published) if options.published else None
     lpips_model, lpips_note = lpips_model_for(options)
     scores = score(entries, Scorer(lpips_model), options.workers)
+    curves = {e.key: curve for e in entries if (curve := strength_curve(e)) is not None}
     notes = [lpips_note] if lpips_note else []
     notes += [note for entry in entries for note in entry.notes]
 
@@ -113,8 +120,8 @@ def run_report(options: ReportOptions) -> Report:
     built = target / f".{options.name}.tmp-{uuid.uuid4().hex[:8]}"
     built.mkdir()
     try:
-        figure_paths = _draw(entries, scores, options, built)
-        report_tables = _tables(entries, scores, options, reference, notes)
+        figure_paths = _draw(entries, scores, curves, options, built)
+        report_tables = _tables(entries, scores, curves, options, reference, notes)
         _write_csv(built / "results.csv", *tables.csv_rows(entries, scores))
         imageio.write_text(built / "summary.md", summary_markdown(options.name, entries, report_tables, notes,
                                                                   [p.name for p in figure_paths]))
@@ -145,6 +152,15 @@ CALIBRATION_CONVENTIONS = (
 )
 
 
+STRENGTH_CONVENTIONS = (
+    "Each test image re-blended from its saved files with the prior's share scaled by a constant s "
+    "(`bigprior restore --prior_strength s`: clipped to [0, 1]; in a multi-source fusion the other sources share "
+    "the rest in their proportions), scored on the 8-bit result. s = 1 is the trained fusion as its saved shares give "
+    "it (its PSNR can differ from the results table's by the 8-bit rounding of the saved phi); a best s far from 1 "
+    "says the trained phi is systematically too high or too low (figure `prior_strength.png`)."
+)
+
+
 def summary_markdown(name: str, entries: Sequence[Entry], report_tables: dict[str, str], notes: Sequence[str],
                      figure_names: Sequence[str]) -> str:
     lines = [f"# BIGPrior report `{name}`", "",
@@ -155,6 +171,7 @@ def summary_markdown(name: str, entries: Sequence[Entry], report_tables: dict[st
     for title, table in report_tables.items():
         lines += [f"## {title}", ""]
         lines += [CALIBRATION_CONVENTIONS, ""] if title == CALIBRATION_TITLE else []
+        lines += [STRENGTH_CONVENTIONS, ""] if title == STRENGTH_TITLE else []
         lines += [table, ""]
         if title == RESULTS_TITLE:
             lines += [f"*{note}*" for note in notes] + ([""] if notes else [])

@@ -12,9 +12,10 @@ from .. import figures, imageio, metrics
 from ..errors import BIGPriorError
 from .entries import BIGPRIOR, METHOD_TITLES, PRIOR, Entry
 from .scoring import ImageResult, Scores, dataset_title, read_observation
+from .strength import StrengthCurve
 from .tables import cell
 
-RELIABILITY_FIGURE, ROC_FIGURE = "phi_reliability.png", "phi_roc.png"
+RELIABILITY_FIGURE, ROC_FIGURE, STRENGTH_FIGURE = "phi_reliability.png", "phi_roc.png", "prior_strength.png"
 
 
 def _display_observation(entry: Entry, index: int) -> figures.Panel:
@@ -105,3 +106,22 @@ def calibration_figures(entries: Sequence[Entry], scores: Scores, folder: Path) 
                             "true positive rate (pixels where the prior is better)", folder / ROC_FIGURE,
                             diagonal=True, square=True),
     ]
+
+
+def strength_figure(entries: Sequence[Entry], curves: dict[str, StrengthCurve], path: Path) -> Path | None:
+    """PSNR (and, for colorization, AuC) against the prior strength s, one panel per task and score, one
+    line per experiment; the dashed line is s = 1, the trained fusion."""
+    panels: dict[str, list[figures.Line]] = {}
+    for entry in entries:
+        curve = curves.get(entry.key)
+        if curve is None:
+            continue
+        label = f"{entry.title} (best s = {curve.strengths[curve.best]:g})"
+        panels.setdefault(f"{entry.experiment.degradation.title}: PSNR", []).append(figures.Line(label, curve.strengths, curve.psnr))
+        if curve.auc is not None:
+            panels.setdefault(f"{entry.experiment.degradation.title}: AuC", []).append(
+                figures.Line(entry.title, curve.strengths, curve.auc))
+    if not panels:
+        return None
+    return figures.line_panels(panels, "prior strength s (the prior's share scaled by s, clipped to [0, 1])",
+                               "mean over the test images (dB; AuC x100)", path, vertical=1.0)

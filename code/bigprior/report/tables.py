@@ -11,6 +11,7 @@ from ..published import Published
 from .entries import BIGPRIOR, METHOD_TITLES, PRIOR, Entry
 from ..scoring import IMAGE_METRICS
 from .scoring import PHI_METRICS, Correlation, Scores
+from .strength import StrengthCurve
 
 
 @dataclass(frozen=True)
@@ -133,3 +134,18 @@ def calibration_table(entries: Sequence[Entry], scores: Scores) -> str:
                      cell(c.pearson, 3), cell(c.roc.auc, 3), cell(c.phi_where_prior_better, 3),
                      cell(c.phi_where_observation_better, 3), cell(pooled.phi_outside, 4)])
     return markdown_table(CALIBRATION_HEADER, rows)
+
+
+def strength_table(entries: Sequence[Entry], curves: dict[str, StrengthCurve]) -> str:
+    """Per experiment: the PSNR (AuC) at s = 1, the best constant strength and its PSNR (AuC)."""
+    rows = []
+    for entry in entries:
+        curve = curves.get(entry.key)
+        if curve is None:
+            continue
+        one, best = curve.at(1.0), curve.best
+        auc = (lambda k: cell(curve.auc[k], 2)) if curve.auc is not None else (lambda k: "")
+        rows.append([entry.title, cell(curve.psnr[one], 2), auc(one), f"{curve.strengths[best]:g}", cell(curve.psnr[best], 2),
+                     auc(best), f"{curve.psnr[best] - curve.psnr[one]:+.2f}"])
+    return markdown_table(["experiment", "PSNR at s = 1", "AuC at s = 1", "best s", "PSNR at best s", "AuC there",
+                           "gain"], rows)
