@@ -1,4 +1,4 @@
-"""What `benchmarks/gpu_check.py` runs its parts with: the run's context (toy or full sizes, work folder, time
+"""What `gpu_check/check.py` runs its parts with: the run's context (toy or full sizes, work folder, time
 left) and commands run from the project root under a time limit, several at a time, killed with their
 children at the limit, their output logged to <work>/logs/<name>.log.
 """

@@ -1,4 +1,4 @@
-"""The parts of `benchmarks/gpu_check.py`: each runs the project's own scripts under a time limit and
+"""The parts of `gpu_check/check.py`: each runs the project's own scripts under a time limit and
 returns its report section (see gpu_check.py for what each measures and why)."""
 
 from __future__ import annotations
@@ -18,8 +18,8 @@ import numpy as np
 import torch
 from PIL import Image
 
-import pack_gpu_data
-from gpu_runner import ROOT, Context, Section, output_lines, run_commands, run_one
+from . import pack_data
+from .runner import ROOT, Context, Section, output_lines, run_commands, run_one
 
 COL_VARIANTS = ("extendFalse", "extendTrue", "bounded")  # results/col_bedroom_from_scratch/run.sh's
 COL_PRECISION = "bf16"  # col_bedroom runs in the fastest mode; the fusion part shows what each mode costs
@@ -62,9 +62,9 @@ def part_data(ctx: Context, limit: float) -> Section:
     try:
         if ctx.smoke:
             data = ctx.work / "gpu_data"
-            size = pack_gpu_data.pack(synthetic_source(ctx.work / "source" / "col_bedroom"), data, workers=1)
+            size = pack_data.pack(synthetic_source(ctx.work / "source" / "col_bedroom"), data, workers=1)
             section.lines.append(f"synthetic data packed: {size / 1024:.0f} KiB")
-        count = pack_gpu_data.unpack(data, ctx.paper / "inter_data", workers=1 if ctx.smoke else os.cpu_count() or 1)
+        count = pack_data.unpack(data, ctx.paper / "inter_data", workers=1 if ctx.smoke else os.cpu_count() or 1)
         section.lines.append(f"{count} images unpacked from {data} and checked")
     except SystemExit as exc:  # the packer's one-line errors
         section.status = f"failed: {exc}"

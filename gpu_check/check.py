@@ -5,7 +5,7 @@ Parts, in this order, each under its own time limit; a part is skipped with a no
 would not hold it (the whole device lease is 15 minutes, the machine's start included), and the report is
 rewritten after every part, so a run stopped from outside still leaves one:
 
-1. data: the col_bedroom copy that `benchmarks/pack_gpu_data.py pack` wrote to cache/gpu_data, unpacked and checked;
+1. data: the col_bedroom copy that `python -m gpu_check.pack_data pack` wrote to cache/gpu_data, unpacked and checked;
 2. inversion (benchmarks/inversion.py: random 256 px PGGAN, random VGG16, both paper settings, batch 64): the
    one-image reference loop against the batched loop in strict fp32 (and the agreement of the priors after
    50 steps), then bf16 (and bf16 vs fp32 priors);
@@ -39,11 +39,9 @@ from pathlib import Path
 
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from gpu_parts import (INVERSION_MODES, inversion_part, part_col_bedroom, part_data, part_fusion_epoch,  # noqa: E402
-                       part_resume, part_torchrun)
-from gpu_runner import ROOT, Context, Section  # noqa: E402
+from .fusion_parts import (INVERSION_MODES, inversion_part, part_col_bedroom, part_data, part_fusion_epoch,
+                           part_resume, part_torchrun)
+from .runner import ROOT, Context, Section
 
 BUDGET_S = 480
 # name, part, time limit (s), the least time worth starting it with, whether it reads the unpacked data
@@ -188,7 +186,7 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--smoke", action="store_true", help="toy sizes on the CPU (seconds), synthetic data")
     parser.add_argument("--budget", type=float, default=BUDGET_S, help="seconds for all parts together")
-    parser.add_argument("--data", type=Path, default=ROOT / "cache" / "gpu_data", help="the packed data (pack_gpu_data.py)")
+    parser.add_argument("--data", type=Path, default=ROOT / "cache" / "gpu_data", help="the packed data (python -m gpu_check.pack_data pack)")
     parser.add_argument("--work", type=Path, default=None, help="scratch folder (default: a new one under cache/gpu_check)")
     parser.add_argument("--report", type=Path, default=None,
                         help="report file (default: results/gpu/<date>_<gpu>.md; with --smoke: <work>/report.md)")
