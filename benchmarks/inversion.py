@@ -23,6 +23,7 @@ batched loop only: mGANprior had no StyleGAN2 multi-code loop to compare with).
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import platform
 import sys
@@ -331,6 +332,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--channels_last", action="store_true")
     p.add_argument("--compile", nargs="?", const="static", choices=COMPILE_MODES, default=None,
                    help="torch.compile the step: static (the default: shapes fixed, one batch size) or dynamic")
+    p.add_argument("--compile_backend", default="inductor",
+                   help="torch.compile's backend; eager: dynamo traces the step as for inductor and runs the graph "
+                        "eagerly (a quick CPU run of the compiled path: inductor takes minutes there)")
     p.add_argument("--fold", action="store_true", help="folded PGGAN blocks (bigprior.inversion.folded)")
     p.add_argument("--stylegan2", default="w+,multi",
                    help="StyleGAN2 latent spaces to time after PGGAN's settings (z, w, w+, multi; empty: none), on a random "
@@ -419,6 +423,8 @@ def main() -> None:
     parser = build_parser()
     args = parser.parse_args()
     check_args(parser, args)
+    if args.compile and args.compile_backend != "inductor":  # the library compiles with torch.compile's default
+        torch.compile = functools.partial(torch.compile, backend=args.compile_backend)
     if args.threads:
         torch.set_num_threads(args.threads)
     device = resolve_device(args.device)
