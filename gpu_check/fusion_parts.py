@@ -5,6 +5,7 @@ report section."""
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 import json
 import os
@@ -25,6 +26,7 @@ PAPER_FUSION = ["--experiment", "col_bedroom", "--lr", "0.01", "--batch_size", "
                 "--phi_weight", "1e-5"]
 
 
+@functools.cache
 def col_variants() -> tuple[str, ...]:
     """The variants' names, from the table run.sh reads (a new variant there is trained here too)."""
     spec = importlib.util.spec_from_file_location("col_variants", ROOT / "results" / "col_bedroom_from_scratch" / "variants.py")

@@ -136,6 +136,28 @@ def test_col_bedroom_trains_every_variant_of_the_table_run_sh_reads(tmp_path: Pa
                                     "True", "--self_ensemble", "True"]
 
 
+def test_the_full_size_command_lines_parse(tmp_path: Path) -> None:
+    """What only a GPU run executes still has to be a valid command line: each inversion mode's flags at full size
+    through the benchmark's parser, the resume runs' through the fusion command's."""
+    import importlib
+
+    from bigprior.fusion.cli import build_parser as fusion_parser
+    from gpu_check.inversion_parts import INVERSION_MODES, inversion_sizes
+
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    benchmark = importlib.import_module("inversion")  # benchmarks/inversion.py
+    ctx = Context(False, sys.executable, tmp_path, time.monotonic() + 10, 10, {}, tmp_path)
+    for mode in INVERSION_MODES.values():
+        parser = benchmark.build_parser()
+        args = parser.parse_args(["--device", "cuda", *inversion_sizes(ctx), *mode.flags(smoke=False)])
+        benchmark.check_args(parser, args)
+        assert (args.batch_size, args.precision, args.fold, args.compile_backend) == (64, mode.precision, True, "inductor")
+        assert (args.compile, args.settings, args.reference_steps) == (("static", "col", 0) if mode.compiled else (None, "col,inp", 10))
+        assert args.check_steps == ([1, 50] if mode.key == "fp32" else []) and args.compare == mode.compare
+    resume = fusion_parser().parse_args(fusion_parts.resume_sizes(ctx))
+    assert (resume.epochs, resume.crop_size, resume.precision, resume.train_count) == (3, 128, "fp32", 250)
+
+
 # the files a GPU run executes (the orchestrator, the benchmarks, the library code under them)
 PATH_FILES = [*(ROOT / "gpu_check").glob("*.py"), *(ROOT / "benchmarks" / name for name in ("inversion.py", "fusion_epoch.py", "peaks.py")),
               *(ROOT / "code" / "bigprior").rglob("*.py"), ROOT / "code" / "train.py",
