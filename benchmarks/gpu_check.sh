@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
-# The one GPU check of issue 10: inversion and fusion speed, col_bedroom from scratch (3 seeds, plain and
-# --extend_input), resume and torchrun on CUDA, in at most 8 minutes; writes results/gpu/<date>_<gpu>.md.
-# Before: `python benchmarks/pack_gpu_data.py pack` (the paper data, as lossless WebP in cache/gpu_data).
-# Usage (repository root or anywhere):  bash benchmarks/gpu_check.sh [--smoke] [--only PARTS] [--budget S]
-#   --smoke: every part at toy sizes on the CPU, in seconds (CI runs it). PYTHON picks the interpreter.
+# The one GPU check (issue 20): every figure the goals read, in one run planned to fit 480 s on one H200; the
+# orchestration lives in gpu_check/ (gpu_check/README.md), this is its one entry point.
+# Before: `python -m gpu_check.pack_data pack` (the paper data, as lossless WebP in cache/gpu_data).
+# Usage (from anywhere):  bash benchmarks/gpu_check.sh [--plan] [--smoke] [--only PARTS] [--budget S]
+#   --plan: the parts, their limits and estimates, nothing run; --smoke: every part at toy sizes on the CPU (CI).
+#   PYTHON picks the interpreter (default python3, the one holding PyTorch on the device machine).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-PYTHON="${PYTHON:-python3}"
-exec "$PYTHON" benchmarks/gpu_check.py "$@"
+exec "${PYTHON:-python3}" -m gpu_check "$@"

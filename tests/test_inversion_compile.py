@@ -10,6 +10,7 @@ import torch._dynamo
 from torch._dynamo.utils import counters
 
 from bigprior.degradations import BlindAWGN, Colorization, Inpainting
+from bigprior.errors import BIGPriorError
 from bigprior.generators import PGGANGenerator
 from bigprior.inversion import InversionLoss, MultiCodeGenerator, invert
 from bigprior.inversion import compiled as compiled_module
@@ -64,3 +65,21 @@ def test_more_configurations_than_dynamos_default_limit_stay_compiled(eager_comp
     assert eager_compile() == len(configurations)
     assert torch._dynamo.config.recompile_limit >= RECOMPILE_LIMIT
     assert not counters["stats"].get("recompile_limit_hit") and not any("limit" in k for k in counters["unimplemented"])
+
+
+def test_static_compile_fixes_the_batch_size_and_dynamic_does_not(eager_compile, generator):
+    """"static" (a benchmark's one batch size): nothing is marked dynamic, so a new batch size compiles again;
+    the results equal the eager loop's."""
+    for batch in (4, 4):
+        result = invert(MultiCodeGenerator(generator, 2, 3), InversionLoss(), torch.rand(batch, 3, 16, 16) * 2 - 1,
+                        degradation=Colorization(), iterations=2, compile="static")
+        assert torch.isfinite(result.image).all()
+    assert eager_compile() == 1
+    torch.testing.assert_close(run(generator, Colorization(), 3, compile="static").image,
+                               run(generator, Colorization(), 3, compile=False).image)
+    assert eager_compile() == 2  # batch 3: a second static variant (the dynamic mode serves it with the first)
+
+
+def test_an_unknown_compile_mode_is_refused_in_one_line(generator):
+    with pytest.raises(BIGPriorError, match="compile must be True, False or one of dynamic, static, got 'max'"):
+        run(generator, Colorization(), 2, compile="max")

@@ -6,8 +6,8 @@
 #   full scale (GPU):  SEEDS="0 1 2" EPOCHS=50 CROP=0 DEVICE=cuda bash experiments/col_bedroom_from_scratch/run.sh
 #   reduced (CPU):     SEEDS="0" EPOCHS=16 CROP=128 bash experiments/col_bedroom_from_scratch/run.sh
 # VARIANTS="extendFalse extendTrue" (the paper's fusion, --extend_input True; "bounded" adds issue 15's bounded
-# phi: --extend_input True --phi_activation sigmoid --backbone U --augment True --self_ensemble True) and
-# TRAIN_COUNT=250 can be set too; COLLECT=False leaves table.md alone.
+# phi; each variant's train.py flags are in variants.py beside this) and TRAIN_COUNT=250 can be set too;
+# COLLECT=False leaves table.md alone.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 WS="${1:-runs/col_bedroom_from_scratch}"
@@ -15,18 +15,15 @@ PAPER="${PAPER:-../shared/bigprior-paper}"
 SEEDS="${SEEDS:-0 1 2}"
 EPOCHS="${EPOCHS:-50}"; CROP="${CROP:-0}"; DEVICE="${DEVICE:-auto}"; PRECISION="${PRECISION:-default}"
 VARIANTS="${VARIANTS:-extendFalse extendTrue}"; TRAIN_COUNT="${TRAIN_COUNT:-250}"
-declare -A FLAGS=([extendFalse]="--extend_input False" [extendTrue]="--extend_input True"
-                  [bounded]="--extend_input True --phi_activation sigmoid --backbone U --augment True --self_ensemble True")
 
-# the paper's data, linked file by file (nothing is ever written into ../shared)
+# the paper's data, linked file by file (nothing is ever written into ../shared): one cp per folder, not a process per file
+mkdir -p "$WS/inter_data/col_bedroom"
 for sub in GT input mGANoutput; do
-  mkdir -p "$WS/inter_data/col_bedroom/$sub"
-  for f in "$PAPER/inter_data/col_bedroom/$sub"/*.png; do
-    ln -sf "$(realpath "$f")" "$WS/inter_data/col_bedroom/$sub/$(basename "$f")"
-  done
+  cp -rsf "$(realpath "$PAPER/inter_data/col_bedroom/$sub")" "$WS/inter_data/col_bedroom/"
 done
 for variant in $VARIANTS; do
-  read -r -a flags <<< "${FLAGS[$variant]}"
+  flags_line=$(python experiments/col_bedroom_from_scratch/variants.py "$variant")
+  read -r -a flags <<< "$flags_line"
   for seed in $SEEDS; do
     tag="seed${seed}_${variant}"
     if grep -qs "^$tag " "$WS/runs.txt"; then continue; fi

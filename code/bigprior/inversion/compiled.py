@@ -8,6 +8,10 @@ smaller batch of every stage recompiled. Here the batch dimension of every input
 before the first call (one variant serves every batch size, the last partial batch included) and the
 limit is raised deliberately to `RECOMPILE_LIMIT`: the variants a process can need are one per
 configuration, a few dozen at the most.
+
+A run of one fixed batch size (a benchmark) asks for "static" instead: `torch.compile(dynamic=False)`, nothing
+marked dynamic. A static graph compiles faster and lets the compiler specialise its kernels to the shapes; a
+new batch size then compiles again.
 """
 
 from __future__ import annotations
@@ -19,16 +23,32 @@ from typing import TypeVar
 import torch
 import torch._dynamo
 
+from ..errors import BIGPriorError
+
 F = TypeVar("F", bound=Callable[..., torch.Tensor])
 RECOMPILE_LIMIT = 64
+COMPILE_MODES = ("dynamic", "static")
+# the config key was `cache_size_limit` before torch 2.6 renamed it; whichever this torch has is raised
+LIMIT_KEY = "recompile_limit" if hasattr(torch._dynamo.config, "recompile_limit") else "cache_size_limit"
+
+
+def compile_mode(compile: bool | str) -> str | None:
+    """`invert`'s `compile` as a mode: False -> None (eager), True -> "dynamic" (one variant for every batch size
+    of a stage), or "dynamic" / "static" by name."""
+    if compile is True or compile is False:
+        return "dynamic" if compile else None
+    if compile not in COMPILE_MODES:
+        raise BIGPriorError(f"compile must be True, False or one of {', '.join(COMPILE_MODES)}, got {compile!r}")
+    return compile
 
 
 @functools.cache
-def compiled(function: F) -> F:
-    """`torch.compile(function)`, once per function per process (the networks are arguments, so later
-    batches and later inversions reuse its variants), with the recompile limit raised to `RECOMPILE_LIMIT`."""
-    torch._dynamo.config.recompile_limit = max(torch._dynamo.config.recompile_limit, RECOMPILE_LIMIT)
-    return torch.compile(function)
+def compiled(function: F, dynamic: bool = True) -> F:
+    """`torch.compile(function)`, once per function and mode per process (the networks are arguments, so later
+    batches and later inversions reuse its variants), with the recompile limit raised to `RECOMPILE_LIMIT`.
+    `dynamic=False`: static shapes (`torch.compile(dynamic=False)`)."""
+    setattr(torch._dynamo.config, LIMIT_KEY, max(getattr(torch._dynamo.config, LIMIT_KEY), RECOMPILE_LIMIT))
+    return torch.compile(function) if dynamic else torch.compile(function, dynamic=False)
 
 
 def dynamic_batch(*tensors: torch.Tensor | None) -> None:

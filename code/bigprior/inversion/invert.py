@@ -10,18 +10,22 @@ SGD "GD" or Adam; PGGAN multi-code: z ~ N(0, 1) or 0, alpha = 1/N).
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import TypeVar
 
 import torch
+from torch import nn
 
 from ..degradations import Degradation
 from ..errors import BIGPriorError
 from ..runtime import numeric_mode
-from .compiled import compiled, dynamic_batch
+from .compiled import compile_mode, compiled, dynamic_batch
 from .latent import INIT_TYPES, LatentSpace
 from .losses import InversionLoss, PreparedTarget
 
+M = TypeVar("M", bound=nn.Module)
 OPTIMIZERS: dict[str, type[torch.optim.Optimizer]] = {"GD": torch.optim.SGD, "Adam": torch.optim.Adam}
 
 
@@ -96,6 +100,13 @@ def _flatten_restarts(t: torch.Tensor) -> torch.Tensor:
     return t.reshape(t.shape[0] * t.shape[1], *t.shape[2:])
 
 
+def channels_last_copy(module: M) -> M:
+    """A copy of the network with channels-last weights (same values). The caller's module keeps its layout:
+    converting it in place changed what every later user of it ran (a reference loop timed after a
+    channels-last run timed another layout; with `fold=False` the caller's generator itself was converted)."""
+    return copy.deepcopy(module).to(memory_format=torch.channels_last)
+
+
 def invert(
     latent: LatentSpace,
     loss: InversionLoss,
@@ -113,7 +124,7 @@ def invert(
     init: Sequence[torch.Tensor] | None = None,
     precision: str = "default",
     channels_last: bool = False,
-    compile: bool = False,
+    compile: bool | str = False,
     progress: Callable[[int], None] | None = None,
 ) -> InversionResult:
     """Fit the codes of `latent` to B targets ((B, 3, R, R) in [-1, 1]) through `degradation.loss_view`.
@@ -122,9 +133,12 @@ def invert(
     `init` (one tensor per code, e.g. (z0, alpha0), of shapes (B, K, *shape) or (B, *shape)) replaces them. With K = `restarts` > 1
     every image is inverted from K initialisations at once and the one with the lowest final loss is
     kept. `masks` ((B, 1, R, R), 1 = missing) go to the loss view. `precision` is "default", "fp32" or
-    "bf16" (autocast of the steps; the final image and loss are computed in float32). `progress` is
-    called with 1 after each step."""
+    "bf16" (autocast of the steps; the final image and loss are computed in float32). `channels_last` runs
+    channels-last copies of the networks (the caller's are not changed). `compile`: False, True or
+    "dynamic" (one compiled variant for every batch size), "static" (shapes fixed: one batch size, e.g. a
+    benchmark). `progress` is called with 1 after each step."""
     check_settings(optimization, init_type, iterations, lr, restarts)
+    mode = compile_mode(compile)
     device = targets.device
     batch = targets.shape[0]
     indices = list(range(batch)) if indices is None else list(indices)
@@ -134,16 +148,15 @@ def invert(
              for c in batch_initial_codes(latent, batch, restarts, indices, seed, init_type, init)]
 
     expanded_masks = None if masks is None else masks.repeat_interleave(restarts, dim=0)
-    if channels_last:  # in place: the weights get channels-last strides (same values); VGG16 too, the larger network
-        latent.to(memory_format=torch.channels_last)
-        loss.to(memory_format=torch.channels_last)
+    if channels_last:  # the generator's layers and VGG16, the larger network
+        latent, loss = channels_last_copy(latent), channels_last_copy(loss)
 
-    step_loss = compiled(per_item_loss) if compile else per_item_loss
+    step_loss = compiled(per_item_loss, dynamic=mode == "dynamic") if mode else per_item_loss
     optimizer = OPTIMIZERS[optimization](codes, lr=lr)
     history = []
     with numeric_mode(precision, device, batch_invariant=True) as autocast:
         target = loss.prepare(degradation.loss_view(targets.repeat_interleave(restarts, dim=0), expanded_masks))
-        if compile:
+        if mode == "dynamic":
             dynamic_batch(*codes, expanded_masks, target.view, target.features)
         for _ in range(iterations):
             optimizer.zero_grad(set_to_none=True)

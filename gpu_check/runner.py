@@ -1,4 +1,4 @@
-"""What `benchmarks/gpu_check.py` runs its parts with: the run's context (toy or full sizes, work folder, time
+"""What `gpu_check/check.py` runs its parts with: the run's context (toy or full sizes, work folder, time
 left) and commands run from the project root under a time limit, several at a time, killed with their
 children at the limit, their output logged to <work>/logs/<name>.log.
 """
@@ -9,6 +9,7 @@ import os
 import signal
 import subprocess
 import time
+import traceback
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,6 +28,7 @@ class Context:
     budget: float
     env: dict[str, str]
     data: Path  # the packed data (full runs)
+    parallel_parts: int = 1  # parts at a time: one on a GPU, for its timings; two in a --smoke run (CI's time counts)
 
     @property
     def device(self) -> str:
@@ -104,22 +106,35 @@ def output_lines(finished: Finished, keep: Callable[[str], bool]) -> list[str]:
     return ["```", *lines, "```"] if lines else []
 
 
-def failure_tail(finished: Finished, lines: int = 12) -> list[str]:
+def failure_tail(finished: Finished) -> list[str]:
     if finished.ok:
         return []
-    tail = [line for line in finished.output.replace("\r", "\n").splitlines() if line.strip()][-lines:]
-    return [f"{finished.status()}; the end of its output:", "```", *tail, "```"]
+    return [f"{finished.status()}; the end of its output:", *tail(finished.output)]
+
+
+def tail(text: str, lines: int = 12) -> list[str]:
+    """The last non-empty lines of an output, fenced."""
+    kept = [line for line in text.replace("\r", "\n").splitlines() if line.strip()][-lines:]
+    return ["```", *kept, "```"]
 
 
 @dataclass
 class Section:
-    """One part's place in the report: its status, markdown lines, and the numbers the goals read."""
+    """One part's place in the report: its status, markdown lines, the numbers the goals read, and a one-line
+    summary of its figures (printed when the part ends, and in the report's table of parts)."""
 
     title: str
     status: str = "ok"
     seconds: float = 0.0
     lines: list[str] = field(default_factory=list)
     numbers: dict[str, float] = field(default_factory=dict)
+    summary: str = ""
+
+    @classmethod
+    def crashed(cls, title: str, error: BaseException) -> Section:
+        """A part that raised: a failed section with the end of its traceback, not the end of the run."""
+        return cls(title, status=f"failed: {type(error).__name__}: {error}".splitlines()[0],
+                   lines=["The part raised; the end of its traceback:", *tail(traceback.format_exc())])
 
     def add_failures(self, finished: dict[str, Finished]) -> None:
         """Mark the section failed by the first failed command and append each failed command's output tail."""

@@ -6,8 +6,8 @@ folders) is limited to 64 MiB. The col_bedroom experiment (GT, input and mGANout
 compared with the PNG's pixels; the manifest records each image's mode and a SHA-256 of its pixels,
 which unpacking checks.
 
-    python benchmarks/pack_gpu_data.py pack                     # ../shared/... -> cache/gpu_data (ignored by git)
-    python benchmarks/pack_gpu_data.py unpack --to DIR          # cache/gpu_data -> DIR/col_bedroom/{GT,input,mGANoutput}/*.png
+    python -m gpu_check.pack_data pack                     # ../shared/... -> cache/gpu_data (ignored by git)
+    python -m gpu_check.pack_data unpack --to DIR          # cache/gpu_data -> DIR/col_bedroom/{GT,input,mGANoutput}/*.png
 """
 
 from __future__ import annotations
@@ -97,7 +97,7 @@ def unpack(data: Path, target: Path, workers: int) -> int:
     """Unpack into target/<experiment>/<folder>/<i>.png; returns the number of images."""
     manifest_path = data / MANIFEST
     if not manifest_path.is_file():
-        raise SystemExit(f"{manifest_path}: not found (run `python benchmarks/pack_gpu_data.py pack` first)")
+        raise SystemExit(f"{manifest_path}: not found (run `python -m gpu_check.pack_data pack` first)")
     manifest = imageio.read_json(manifest_path)
     jobs = [(data / manifest["experiment"] / folder / f"{name}.webp", target / manifest["experiment"] / folder / f"{name}.png",
              entry["mode"], digest)
