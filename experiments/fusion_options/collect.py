@@ -26,7 +26,7 @@ from bigprior.run import Run
 from bigprior.commandline import str2bool
 
 OPTION_FIELDS = ("extend_input", "backbone", "dncnn_layers", "phi_activation", "augment", "self_ensemble",
-                 "test_epoch_rule", "holdout", "crop_size")  # shown when they differ from the defaults
+                 "test_epoch_rule", "holdout", "crop_size", "sources")  # shown when they differ from the defaults
 DEFAULTS = FusionOptions()
 
 
