@@ -7,6 +7,8 @@ where nothing is computed, so these tests cost milliseconds."""
 
 from __future__ import annotations
 
+import importlib
+
 import pytest
 import torch
 import torch.nn.functional as F
@@ -195,9 +197,16 @@ def test_the_fusion_of_a_restore_runs_on_cuda(fake_cuda, precision, network):
     assert (audit.events == []) == (precision == "bf16"), audit.events[:3]
 
 
-def test_channels_last_converts_the_generator_and_vgg16():
+def test_channels_last_runs_channels_last_copies_of_the_generator_and_vgg16(monkeypatch):
+    invert_module = importlib.import_module("bigprior.inversion.invert")  # the module (the package exports the function)
+    copies, original = [], invert_module.channels_last_copy
+    monkeypatch.setattr(invert_module, "channels_last_copy", lambda module: copies.append(original(module)) or copies[-1])
     multicode, loss = on_device(paper_networks("col"), "col", False, META)
+    convs = lambda *modules: [m for module in modules for m in module.modules() if isinstance(m, torch.nn.Conv2d)]
+    strides = [c.weight.stride() for c in convs(multicode, loss)]
     targets, _ = observations(META, "col", batch=1)
     invert(multicode, loss, targets, degradation=Colorization(), iterations=1, channels_last=True)
-    convs = [m for m in (*multicode.modules(), *loss.modules()) if isinstance(m, torch.nn.Conv2d)]
-    assert len(convs) == 15 + 7 and all(c.weight.is_contiguous(memory_format=torch.channels_last) for c in convs)
+    assert len(copies) == 2 and len(convs(*copies)) == 15 + 7
+    assert all(c.weight.is_contiguous(memory_format=torch.channels_last) for c in convs(*copies))
+    assert [c.weight.stride() for c in convs(*copies)] != strides
+    assert [c.weight.stride() for c in convs(multicode, loss)] == strides  # the caller's networks keep their layout

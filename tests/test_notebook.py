@@ -42,7 +42,7 @@ def test_notebook_runs_on_a_fixture_and_shows_figures(tmp_path):
     shown = [base64.b64decode(o.data["image/png"]) for o in outputs if "image/png" in o.get("data", {})]
     report = tmp_path / "reports" / "ci"
     expected = ["grid_col_synth.png", "grid_denblind_synth.png", "phi_vs_sigma.png", "phi_vs_prior_psnr.png", "phi_histogram.png",
-                "phi_reliability.png", "phi_roc.png"]
+                "phi_reliability.png", "phi_roc.png", "prior_strength.png"]
     assert shown == [(report / name).read_bytes() for name in expected]
     tables = [o.data["text/markdown"] for o in outputs if "text/markdown" in o.get("data", {})]
     assert any(t.startswith("### Results per experiment") and "| col_synth |" in t for t in tables)

@@ -27,6 +27,7 @@ from bigprior.report import ReportOptions, run_report
 
 SYNTHETIC_EXPERIMENTS = ("col_synth", "denblind_synth", "inpcrop_synth", "inpvar_synth")
 CALIBRATION_FIGURES = {"phi_reliability.png", "phi_roc.png"}
+STRENGTH_FIGURES = {"prior_strength.png"}  # every experiment with fused test outputs gets its prior-strength curve
 CALIBRATION_TITLE = "Calibration of phi: does phi say where the prior is right?"
 STRENGTH_TITLE = "The prior's share against a constant rescaling of it"
 
@@ -143,7 +144,7 @@ def test_report_correlations_are_those_of_its_per_image_values(synthetic_root, t
     table = report.tables["phi against the degradation (denoising)"]
     cells = [c.strip() for c in table.splitlines()[2].strip("|").split("|")]
     assert cells[2:] == [f"{metrics.pearson(sigma, phi):.3f}", f"{metrics.pearson(prior, phi):.3f}"]
-    assert {p.name for p in report.figures} == {"phi_vs_sigma.png", "phi_vs_prior_psnr.png", "phi_histogram.png"} | CALIBRATION_FIGURES
+    assert {p.name for p in report.figures} == {"phi_vs_sigma.png", "phi_vs_prior_psnr.png", "phi_histogram.png"} | CALIBRATION_FIGURES | STRENGTH_FIGURES
 
 
 # ---------------------------------------------------------------------------------------------
@@ -247,8 +248,8 @@ def _table_rows(table: str) -> list[list[str]]:
 def test_report_calibration_table_figures_and_per_image_values(synthetic_root, tmp_path):
     report = run_report(ReportOptions(["col_synth", "inpcrop_synth"], root=synthetic_root, name="calibration", out=tmp_path,
                                       grid=0, lpips="off"))
-    assert {p.name for p in report.figures} == {"phi_histogram.png"} | CALIBRATION_FIGURES
-    for name in CALIBRATION_FIGURES:
+    assert {p.name for p in report.figures} == {"phi_histogram.png"} | CALIBRATION_FIGURES | STRENGTH_FIGURES
+    for name in CALIBRATION_FIGURES | STRENGTH_FIGURES:
         assert imageio.read_rgb(report.folder / name, allow_conversion=True).shape[2] == 3
         assert f"![{name[:-4]}]({name})" in report.summary.read_text()
     assert f"## {CALIBRATION_TITLE}" in report.summary.read_text()
@@ -335,7 +336,7 @@ def test_report_scores_every_method_of_every_experiment(synthetic_root):
     assert "LPIPS: not computed (--lpips off)" in summary
     names = {p.name for p in report.figures}
     assert names == {f"grid_{e}.png" for e in SYNTHETIC_EXPERIMENTS} | {"phi_vs_sigma.png", "phi_vs_prior_psnr.png", "phi_histogram.png"} \
-        | CALIBRATION_FIGURES
+        | CALIBRATION_FIGURES | STRENGTH_FIGURES
     assert all(p.is_file() and p.stat().st_size > 0 for p in report.figures)
     assert sorted(p.name for p in report.folder.iterdir()) == sorted(names | {"results.csv", "summary.md"})
 
