@@ -4,7 +4,8 @@
 #   the paper's fusion (run found by its options: DnCNN-17 as the release, its recipe) and
 #   the multi-source fusion over the observation, the prior and the task's classical peers (--sources).
 # Usage (from the repository root): bash experiments/benchmark_256/fuse.sh [workspace] [experiment ...]
-#   SOURCES_<task>="x,gan,..." overrides a task's sources; EPOCHS, CROP, LR, DEVICE, SEED as below. Reruns resume.
+#   SOURCES_<task>="x,gan,..." overrides a task's sources; TRAIN_COUNT (the training split 0..N-1, as invert.sh's
+#   TRAIN_IMAGES; default 250), EPOCHS, CROP, LR, DEVICE, SEED as below. Reruns resume.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 WS="${1:-runs/benchmark_256}"
@@ -20,10 +21,9 @@ SOURCES[col]="${SOURCES_col:-x,gan,MeanChroma,LumaChroma}"
 SOURCES[inpcrop]="${SOURCES_inpcrop:-x,gan,Telea,NavierStokes,Biharmonic}"
 SOURCES[inpvar]="${SOURCES_inpvar:-x,gan,Telea,NavierStokes,Biharmonic}"
 SOURCES[denblind]="${SOURCES_denblind:-x,gan,NLMeans,TV,FastNLMeans}"
-MULTI=(--backbone U --lr "${LR:-0.002}" --batch_size 8 --epochs "${EPOCHS:-16}" --crop_size "${CROP:-128}" --augment True
-       --phi_weight 0 --device "$DEVICE" --seed "${SEED:-0}")
-PAPER=(--lr 0.01 --batch_size 8 --backbone D --phi_weight 1e-5 --epochs "${EPOCHS:-16}" --crop_size "${CROP:-128}"
-       --device "$DEVICE" --seed "${SEED:-0}")
+COMMON=(--train_count "${TRAIN_COUNT:-250}" --epochs "${EPOCHS:-16}" --crop_size "${CROP:-128}" --device "$DEVICE" --seed "${SEED:-0}")
+MULTI=(--backbone U --lr "${LR:-0.002}" --batch_size 8 --augment True --phi_weight 0 "${COMMON[@]}")
+PAPER=(--lr 0.01 --batch_size 8 --backbone D --phi_weight 1e-5 "${COMMON[@]}")
 
 train_or_resume() {  # experiment flags...: find the run by its options, resume it or train it
   local exp=$1; shift

@@ -4,14 +4,28 @@
 # makes it (the built-in 64x64 generator and inversion settings, defaults.json: the observation brought to 64 px,
 # inverted there, the prior enlarged back; --resize True). Reruns resume.
 # Usage (from the repository root): bash experiments/benchmark_256/invert.sh [workspace, default runs/benchmark_256]
-#   COUNT=N inverts only images 0..N-1 (a smoke test); CATEGORIES="bedroom" only some categories.
+#   TRAIN_IMAGES=N (< 250) keeps only training images 0..N-1 and the 50 test images 250..299: they are linked
+#   into runs/lsun<N+50>/<category>/ (file names kept, so the test images come last, at positions N..N+49;
+#   fuse with TRAIN_COUNT=N). COUNT=N inverts only the first N images (a smoke test); CATEGORIES="bedroom"
+#   only some categories.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 WS="${1:-runs/benchmark_256}"
 PAPER_LSUN="${PAPER_LSUN:-../shared/bigprior-paper/lsun}"
+TRAIN_IMAGES="${TRAIN_IMAGES:-250}"
+if [ "$TRAIN_IMAGES" -lt 250 ]; then  # a subset: training images 0..N-1 and the test images 250..299
+  SUBSET="runs/lsun$((TRAIN_IMAGES + 50))"
+  for cat in ${CATEGORIES:-bedroom church conference}; do
+    mkdir -p "$SUBSET/$cat"
+    ls "$PAPER_LSUN/$cat" | sort | sed -n "1,${TRAIN_IMAGES}p;251,300p" | while read -r name; do
+      [ -e "$SUBSET/$cat/$name" ] || ln -s "$(realpath "$PAPER_LSUN/$cat/$name")" "$SUBSET/$cat/$name"
+    done
+  done
+  PAPER_LSUN="$SUBSET"
+fi
 GEN=code/bigprior/assets/default/pggan_lsun64.pth
 DEVICE="${DEVICE:-auto}"
-INVERT=(--gan_weights "$GEN" --loss_type L2 --vgg_lambda 0 --resize True --device "$DEVICE" --max_images "${COUNT:-300}"
+INVERT=(--gan_weights "$GEN" --loss_type L2 --vgg_lambda 0 --resize True --device "$DEVICE" --max_images "${COUNT:-$((TRAIN_IMAGES + 50))}"
         --composing_layer 4 --z_number 10 --optimization Adam --lr 0.05 --iterations "${STEPS:-100}"
         --batch_size "${INV_BATCH:-50}" --seed 0)
 mkdir -p "$WS/inter_data"

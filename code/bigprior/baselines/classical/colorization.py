@@ -161,7 +161,7 @@ class LumaChroma(ChromaColorizer):
 
     name: ClassVar[str] = "LumaChroma"
     title: ClassVar[str] = "luma + the training images' mean chroma at that luma (256-entry table)"
-    PRIOR_COUNT: ClassVar[float] = 1000.0  # picked by experiments/peers/tune.py (fit on 10..249, scored on 0..9)
+    PRIOR_COUNT: ClassVar[float] = 10000.0  # picked by experiments/peers/tune.py (fit on 10..249, scored on 0..9)
     cb: tuple[float, ...] = dataclasses.field(default_factory=lambda: _default_table("cb"))
     cr: tuple[float, ...] = dataclasses.field(default_factory=lambda: _default_table("cr"))
     prior_count: float = PRIOR_COUNT

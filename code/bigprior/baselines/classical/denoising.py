@@ -51,7 +51,7 @@ class NLMeans(BlindDenoiser):
 
     name: ClassVar[str] = "NLMeans"
     title: ClassVar[str] = "non-local means (scikit-image), sigma estimated"
-    h_factor: float = 0.8
+    h_factor: float = 0.5
     patch_size: int = 5
     patch_distance: int = 6
 
@@ -67,7 +67,7 @@ class TV(BlindDenoiser):
 
     name: ClassVar[str] = "TV"
     title: ClassVar[str] = "total variation (Chambolle, scikit-image), sigma estimated"
-    weight_factor: float = 1.0
+    weight_factor: float = 0.75
 
     def denoise(self, image: np.ndarray, sigma: float) -> np.ndarray:
         return denoise_tv_chambolle(image, weight=self.weight_factor * sigma, channel_axis=-1)
@@ -82,8 +82,8 @@ class FastNLMeans(BlindDenoiser):
     name: ClassVar[str] = "FastNLMeans"
     title: ClassVar[str] = "fast non-local means (OpenCV), sigma estimated"
     modules: ClassVar[tuple[str, ...]] = ("numpy", "skimage", "pywt", "cv2")
-    h_factor: float = 1.0
-    h_color_factor: float = 1.0
+    h_factor: float = 0.6
+    h_color_factor: float = 0.6
     template_size: int = 7
     search_size: int = 21
 

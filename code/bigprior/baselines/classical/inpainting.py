@@ -64,7 +64,7 @@ class Telea(OpenCVInpainting):
     name: ClassVar[str] = "Telea"
     title: ClassVar[str] = "fast-marching inpainting (Telea 2004, OpenCV)"
     flag: ClassVar[int] = cv2.INPAINT_TELEA
-    radius: int = 5
+    radius: int = 33
 
 
 @register
@@ -73,7 +73,7 @@ class NavierStokes(OpenCVInpainting):
     name: ClassVar[str] = "NavierStokes"
     title: ClassVar[str] = "Navier-Stokes inpainting (Bertalmio et al. 2001, OpenCV)"
     flag: ClassVar[int] = cv2.INPAINT_NS
-    radius: int = 5
+    radius: int = 41
 
 
 @register
