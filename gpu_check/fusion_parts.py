@@ -97,7 +97,7 @@ def col_numbers(lines: list[str]) -> dict[str, float]:
 
 
 def part_col_bedroom(ctx: Context, limit: float) -> Section:
-    """col_bedroom from scratch: every seed and variant at once (9 fit a 141 GB GPU with room to spare), then
+    """col_bedroom from scratch: every seed and variant at once (12 fit a 141 GB GPU with room to spare), then
     collect.py's table."""
     runs = col_runs(ctx)
     threads = str(max(1, (os.cpu_count() or 1) // len(runs)))

@@ -93,6 +93,10 @@ def col_goals() -> list[Goal]:
           for s in seeds),
         Goal("col_bedroom, bounded phi: >= 23.8 dB, mean of 3 seeds", number("col.bounded.mean_psnr"), lambda v: v >= 23.8),
         Goal("col_bedroom, bounded phi: >= 89.8 AuC, mean of 3 seeds", number("col.bounded.mean_auc"), lambda v: v >= 89.8),
+        *(Goal(f"col_bedroom seed {s}, multi-source: >= 24.0 dB", number(f"col.seed{s}_multi.psnr"), lambda v: v >= 24.0)
+          for s in seeds),
+        *(Goal(f"col_bedroom seed {s}, multi-source: >= 90.0 AuC", number(f"col.seed{s}_multi.auc"), lambda v: v >= 90.0)
+          for s in seeds),
     ]
 
 

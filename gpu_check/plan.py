@@ -50,7 +50,7 @@ PLAN: tuple[Part, ...] = (
     Part("fusion", part_fusion_epoch, 60, 20, 25,
          "fusion epoch at the paper's scale: the release-style loop, the project's default, fp32 and bf16 modes"),
     Part("col_bedroom", part_col_bedroom, 200, 90, 120,
-         "col_bedroom from scratch, 50 epochs: 3 seeds x each variant of variants.py (9 runs), all at once, bf16",
+         "col_bedroom from scratch, 50 epochs: 3 seeds x each variant of variants.py (12 runs), all at once, bf16",
          needs_data=True),
     Part("resume", part_resume, 60, 30, 30, "a strict fp32 run killed after its first epoch and resumed, against one "
          "uninterrupted", needs_data=True),

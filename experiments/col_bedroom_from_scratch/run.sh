@@ -6,7 +6,7 @@
 #   full scale (GPU):  SEEDS="0 1 2" EPOCHS=50 CROP=0 DEVICE=cuda bash experiments/col_bedroom_from_scratch/run.sh
 #   reduced (CPU):     SEEDS="0" EPOCHS=16 CROP=128 bash experiments/col_bedroom_from_scratch/run.sh
 # VARIANTS="extendFalse extendTrue" (the paper's fusion, --extend_input True; "bounded" adds issue 15's bounded
-# phi; each variant's train.py flags are in variants.py beside this) and TRAIN_COUNT=250 can be set too;
+# phi, "multi" issue 19's multi-source fusion, its peers made first; each variant's train.py flags are in variants.py beside this) and TRAIN_COUNT=250 can be set too;
 # COLLECT=False leaves table.md alone.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -21,6 +21,10 @@ mkdir -p "$WS/inter_data/col_bedroom"
 for sub in GT input mGANoutput; do
   cp -rsf "$(realpath "$PAPER/inter_data/col_bedroom/$sub")" "$WS/inter_data/col_bedroom/"
 done
+if grep -q -- "--sources" <<< "$(for v in $VARIANTS; do python experiments/col_bedroom_from_scratch/variants.py "$v"; done)"; then
+  # the multi-source variant's classical sources: the colorization peers, fitted on the training images only
+  python -m bigprior.cli peers --root "$WS" --experiment col_bedroom --methods MeanChroma,LumaChroma --train_count "$TRAIN_COUNT"
+fi
 for variant in $VARIANTS; do
   flags_line=$(python experiments/col_bedroom_from_scratch/variants.py "$variant")
   read -r -a flags <<< "$flags_line"
