@@ -31,7 +31,8 @@ RESULTS = ROOT / "results" / "native_resolution"  # what this script writes
 from bigprior import imageio
 from bigprior.defaults import load_defaults
 from bigprior.degradations import REGISTRY, mask_to_uint8
-from bigprior.pipeline import simulate, strip_scores
+from bigprior.pipeline import simulate
+from bigprior.scoring import score_outputs
 
 OLD_COMMIT = "9c7c4fc"
 SKIMAGE_PHOTOS = ("rocket", "hubble_deep_field")
@@ -101,9 +102,8 @@ def scores(clean: Path, degraded: Path, out: Path, known: np.ndarray | None) -> 
     images = {"degraded": imageio.read_rgb(degraded, allow_conversion=True),
               "prior": imageio.read_rgb(out / f"{degraded.stem}_prior.png"),
               "bigprior": imageio.read_rgb(out / f"{degraded.stem}_restored.png")}
-    result = {}
-    for label, image in images.items():
-        result[f"{label}_psnr"], result[f"{label}_ssim"] = strip_scores(image, reference)
+    scores = score_outputs(images, imageio.float_from_uint8(reference), color_metrics=False)
+    result = {f"{label}_{key}": scores[f"{label}_{key}"] for label in images for key in ("psnr", "ssim")}
     if known is not None:
         result["known_change"] = float(np.abs(images["bigprior"].astype(float) - reference)[known].mean())
     return result
