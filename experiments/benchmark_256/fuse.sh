@@ -10,11 +10,7 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 WS="${1:-runs/benchmark_256}"
 shift $(( $# > 0 ? 1 : 0 ))
-EXPERIMENTS=("$@")
-if [ ${#EXPERIMENTS[@]} -eq 0 ]; then
-  EXPERIMENTS=(col_bedroom col_church inpcrop_bedroom inpcrop_church inpcrop_conference inpvar_bedroom inpvar_church
-               inpvar_conference denblind_bedroom denblind_church denblind_conference)
-fi
+. experiments/paper_experiments.sh  # EXPERIMENTS: the arguments, else the paper's eleven
 DEVICE="${DEVICE:-auto}"
 declare -A SOURCES
 SOURCES[col]="${SOURCES_col:-x,gan,MeanChroma,LumaChroma}"

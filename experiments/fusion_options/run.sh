@@ -15,11 +15,7 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 WS="${1:-runs/reduced_scale}"
 shift $(( $# > 0 ? 1 : 0 ))
-EXPERIMENTS=("$@")
-if [ ${#EXPERIMENTS[@]} -eq 0 ]; then
-  EXPERIMENTS=(col_bedroom col_church inpcrop_bedroom inpcrop_church inpcrop_conference inpvar_bedroom inpvar_church
-               inpvar_conference denblind_bedroom denblind_church denblind_conference)
-fi
+. experiments/paper_experiments.sh  # EXPERIMENTS: the arguments, else the paper's eleven
 DEVICE="${DEVICE:-auto}"
 # the recipe of experiments/reduced_scale/run.sh's fusion runs
 FUSE=(--lr 0.01 --batch_size 8 --backbone D --phi_weight 1e-5 --epochs "${EPOCHS:-16}" --dncnn_layers "${LAYERS:-8}"

@@ -49,8 +49,8 @@ for cat in bedroom church conference; do
   done
 done
 
-for exp in col_bedroom col_church inpcrop_bedroom inpcrop_church inpcrop_conference inpvar_bedroom inpvar_church \
-           inpvar_conference denblind_bedroom denblind_church denblind_conference; do
+. experiments/paper_experiments.sh  # PAPER_EXPERIMENTS
+for exp in "${PAPER_EXPERIMENTS[@]}"; do
   # OURoutput/ holds the last test: make it run _0's (the paper's fusion) for the report
   python code/train.py --root "$WS" --experiment "$exp" --test True --test_model 0 --test_epoch "$((${EPOCHS:-16} - 1))" --device "$DEVICE"
 done
