@@ -162,6 +162,7 @@ class AppSession:
         self.run_folder: Path | None = None
         self.archive: Path | None = None  # the zip of the restoration shown, when it is up to date
         self.closed = False
+        self._told: set[str] = set()  # the notes of the kept restoration already shown
         self._lock = threading.Lock()
         self._running = 0
         self._counter = 0
@@ -221,7 +222,7 @@ class AppSession:
         run = self._new_folder("run")
         masks = write_regions(request.regions, photo.stem, run / "masks")
         args = restore.build_parser().parse_args(restore_argv(request, self.settings, photo, run / "out", masks))
-        with self._running_work():
+        with self._running_work(), named_as(photo):
             mask = read_mask(Path(args.mask)) if args.mask else None
             task, degradation = restore.task_degradation(args, mask)
             restore.check_photos([photo], degradation, args.degrade)
@@ -231,10 +232,10 @@ class AppSession:
             steered = restoration.reblend(steering)
         with self._lock:
             self.base, self.shown, self.steering, self.request, self.run_folder = restoration, steered, steering, request, run
-            self.archive = None
+            self.archive, self._told = None, set()
         side = self.settings.display_side
         shown_input = thumbnail(imageio.uint8_from_float(steered.observed()), side)
-        view = view_of(steered, side, True)
+        view = self._untold(view_of(steered, side, True))
         return shown_input, thumbnail(steered.prior, side), view, self.make_archive()
 
     def _checked_regions(self, request: RestoreRequest, photo: Path) -> dict[str, np.ndarray | None]:
@@ -278,7 +279,14 @@ class AppSession:
             if self.base is base:
                 self.shown, self.steering, self.archive = steered, steering, None
         width, height = base.size
-        return view_of(steered, self.settings.display_side, width * height <= LIVE_SCORE_PIXELS)
+        return self._untold(view_of(steered, self.settings.display_side, width * height <= LIVE_SCORE_PIXELS))
+
+    def _untold(self, view: View) -> View:
+        """The view with only the notes not shown before for this restoration (a slider move repeats none)."""
+        with self._lock:
+            view.notes = [note for note in dict.fromkeys(view.notes) if note not in self._told]
+            self._told.update(view.notes)
+        return view
 
     # ---- files
 
@@ -298,7 +306,7 @@ class AppSession:
         masks = write_regions(regions, photo.stem, self._new_folder("masks", run))
         steered = replace(request, prior_strength=steering.prior_strength, max_phi=steering.max_phi)
         argv = restore_argv(steered, self.settings, photo, Path("results"), masks)
-        archive = run / f"{photo.stem}_{out.name}.zip"
+        archive = self._new_folder("zip", run) / f"{photo.stem}_bigprior.zip"
         with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as zipped:
             for path in [photo, *sorted(out.iterdir()), *masks.values()]:
                 zipped.write(path, path.name)
@@ -343,6 +351,15 @@ class AppSession:
             running = self._running
         if not running:
             shutil.rmtree(self.folder, ignore_errors=True)
+
+
+@contextmanager
+def named_as(photo: Path) -> Iterator[None]:
+    """Errors about the photo name it by its file name, not by the server's copy of it (`--input <path>`)."""
+    try:
+        yield
+    except BIGPriorError as exc:
+        raise BIGPriorError(str(exc).replace(f"--input {photo}", photo.name).replace(str(photo), photo.name)) from None
 
 
 def write_regions(regions: dict[str, np.ndarray | None], stem: str, folder: Path) -> dict[str, Path]:
