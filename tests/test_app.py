@@ -17,17 +17,11 @@ from __future__ import annotations
 
 import importlib.util
 import io
-import json
 import os
-import re
 import shlex
-import shutil
-import socket
 import subprocess
 import sys
 import time
-import urllib.error
-import urllib.request
 import zipfile
 from pathlib import Path
 
@@ -45,11 +39,10 @@ from bigprior.errors import BIGPriorError
 from bigprior.restoration import Steering
 from bigprior.restore import main as restore_main
 from bigprior.writer import phi_heat, phi_overlay, read_restoration
+from app_browser import (CHROMIUM, CHROMIUM_FLAGS, draw_stroke, fetch, message, open_page, set_strength, shown_image,
+                         start_server, stop_server, upload)
 from conftest import CODE, ROOT
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 SCREENSHOT = ROOT / "docs" / "app.png"
 MAX_PIXELS = 10_000  # the browser tests' server: the 96x72 photo fits, a 128x96 one does not
 ITERATIONS = 4
@@ -236,20 +229,6 @@ def skip_or_fail(reason: str) -> None:
     pytest.skip(reason)
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def fetch(url: str) -> tuple[int, bytes]:
-    try:
-        with urllib.request.urlopen(url, timeout=30) as response:
-            return response.status, response.read()
-    except urllib.error.HTTPError as exc:
-        return exc.code, exc.read()
-
-
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     """The app as a subprocess on a free loopback port; its temporary folder lies in the test's folder."""
@@ -259,27 +238,9 @@ def server(tmp_path_factory):
     if not os.access(CHROMIUM, os.X_OK):
         skip_or_fail(f"{CHROMIUM} is missing (apt-get install chromium)")
     tmp = tmp_path_factory.mktemp("app")
-    port = free_port()
-    log = open(tmp / "server.log", "w")
-    env = {**os.environ, "PYTHONPATH": str(CODE), "TMPDIR": str(tmp), "GRADIO_HEARTBEAT_INTERVAL": "0.5"}
-    process = subprocess.Popen([sys.executable, "-m", "bigprior.cli", "app", "--port", str(port), "--device", "cpu",
-                                "--iterations", str(ITERATIONS), "--max_pixels", str(MAX_PIXELS)],
-                               env=env, stdout=log, stderr=subprocess.STDOUT, cwd=tmp)
-    url = f"http://127.0.0.1:{port}/"
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline and process.poll() is None:
-        try:
-            if fetch(url)[0] == 200:
-                break
-        except OSError:
-            time.sleep(0.3)
-    else:
-        process.kill()
-        pytest.fail(f"the app did not start: {(tmp / 'server.log').read_text()[-3000:]}")
-    yield {"url": url, "tmp": tmp, "process": process}
-    process.terminate()
-    process.wait(timeout=30)
-    log.close()
+    server = start_server(tmp, ITERATIONS, MAX_PIXELS)
+    yield server
+    stop_server(server)
     assert not list(tmp.glob("bigprior-app-*")), "the server left its temporary folder behind"
 
 
@@ -291,52 +252,6 @@ def browser(server):
         chromium = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_FLAGS)
         yield chromium
         chromium.close()
-
-
-def open_page(browser, server):
-    page = browser.new_page(viewport={"width": 1400, "height": 1100})
-    page.goto(server["url"])
-    page.wait_for_selector("#editor canvas", timeout=60_000)
-    page.evaluate("""() => {  // every progress text the page shows, however briefly
-        window.seen = [];
-        new MutationObserver(() => document.querySelectorAll('.progress-level-inner, .progress-text')
-            .forEach(e => window.seen.push(e.innerText))).observe(document.body, {subtree: true, childList: true, characterData: true});
-    }""")
-    return page
-
-
-def upload(page, path: Path) -> None:
-    page.locator("input[data-testid='Upload a photo-upload-button']").set_input_files(str(path))
-
-
-def draw_stroke(page) -> None:
-    """A stroke across the middle of the photo on the editor's first layer (the hole)."""
-    box = page.locator("#editor canvas").first.bounding_box()
-    x, y = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
-    page.mouse.move(x - 50, y - 10)
-    page.mouse.down()
-    for step in range(15):
-        page.mouse.move(x - 50 + 6 * step, y - 10 + step)
-    page.mouse.up()
-
-
-def message(page, pattern: str, timeout: float = 60_000) -> str:
-    """The text of the page's toast that matches `pattern` (waits for it)."""
-    toast = page.locator("[data-testid=toast-text]").filter(has_text=re.compile(pattern))
-    toast.first.wait_for(timeout=timeout)
-    return toast.first.inner_text()
-
-
-def shown_image(page, elem_id: str, server, previous: str | None = None) -> tuple[str, np.ndarray]:
-    """(src, pixels) of an image the page shows, once its src differs from `previous`."""
-    image = page.locator(f"#{elem_id} img")
-    deadline = time.monotonic() + 60
-    while (src := image.get_attribute("src") if image.count() else None) in (None, previous):
-        assert time.monotonic() < deadline, f"#{elem_id} showed no new image"
-        time.sleep(0.1)
-    status, content = fetch(src)
-    assert status == 200
-    return src, np.asarray(Image.open(io.BytesIO(content)).convert("RGB"))
 
 
 @pytest.fixture(scope="module")
@@ -364,7 +279,7 @@ def test_the_page_inpaints_a_drawn_hole_as_the_cli_does(restored_page, server):
     mask = imageio.read_gray(folder / "cat_mask.png") > 127
     assert 20 < mask.sum() < mask.size / 2  # the stroke, on the photo
     assert_same_files(folder, cli_out)  # every file of the archive is the CLI's, byte for byte
-    _, restored = shown_image(page, "restored", server)
+    _, restored = shown_image(page, "restored")
     assert np.array_equal(restored, imageio.read_rgb(cli_out / "cat_restored.png"))
     seen = " ".join(page.evaluate("window.seen"))
     assert "inverting the generator" in seen and f"/{ITERATIONS} steps" in seen, seen[-500:]
@@ -375,14 +290,12 @@ def test_the_strength_slider_re_blends_the_saved_state(restored_page, server):
     """Inpainted with the known pixels kept and no classical source, only phi (and so the overlay) moves
     with the strength; the restored image is the formula's all the same (the session's tests move it)."""
     page, folder, cli_out = restored_page
-    phi_src, _ = shown_image(page, "phi", server)
-    overlay_src, _ = shown_image(page, "overlay", server)
-    number = page.locator("#strength input[type=number]")
-    number.fill("0.5")
-    number.press("Enter")
-    _, phi = shown_image(page, "phi", server, previous=phi_src)
-    _, overlay = shown_image(page, "overlay", server, previous=overlay_src)
-    _, restored = shown_image(page, "restored", server)
+    phi_src, _ = shown_image(page, "phi")
+    overlay_src, _ = shown_image(page, "overlay")
+    set_strength(page, 0.5)
+    _, phi = shown_image(page, "phi", previous=phi_src)
+    _, overlay = shown_image(page, "overlay", previous=overlay_src)
+    _, restored = shown_image(page, "restored")
     expected = read_restoration(cli_out / "cat").reblend(Steering(0.5, 1.0))
     assert np.array_equal(phi[:, :, 0], phi_heat(expected.phi))
     assert np.array_equal(overlay, phi_overlay(expected.restored, phi_heat(expected.phi)))
@@ -430,7 +343,7 @@ def test_a_tab_closed_mid_run_is_cleaned_up(browser, server, tmp_path):
     page.close()
     deadline = time.monotonic() + 30
     while next(iter(mine)).exists():
-        assert time.monotonic() < deadline, "the closed page's folder is still there"
+        assert time.monotonic() < deadline, f"the closed page's folder is still there: {sorted(p.relative_to(sessions) for p in sessions.rglob('*'))}"
         time.sleep(0.2)
     other = open_page(browser, server)  # the server goes on: another visitor restores
     upload(other, save(tmp_path / "cat.png", cat()))

@@ -192,10 +192,10 @@ class AppSession:
                                 f"{self.settings.max_pixels:,} (--max_pixels); shrink the photo first")
 
     def _keep_photo(self, write: Callable[[Path], object], label: str) -> np.ndarray:
-        folder = self._new_folder("photo")
-        path = folder / label
-        write(path)
-        shown = read_rgb8(path, "--input ")
+        with self._running_work():
+            path = self._new_folder("photo") / label
+            write(path)
+            shown = read_rgb8(path, "--input ")
         with self._lock:
             self.photo, self.base, self.shown, self.archive = path, None, None, None
         return shown
@@ -219,10 +219,10 @@ class AppSession:
         request = replace(request, regions=self._checked_regions(request, photo),
                           generator=self.models.check(request.generator, "generator"),
                           fusion_run=self.models.check(request.fusion_run, "fusion run"))
-        run = self._new_folder("run")
-        masks = write_regions(request.regions, photo.stem, run / "masks")
-        args = restore.build_parser().parse_args(restore_argv(request, self.settings, photo, run / "out", masks))
         with self._running_work(), named_as(photo):
+            run = self._new_folder("run")
+            masks = write_regions(request.regions, photo.stem, run / "masks")
+            args = restore.build_parser().parse_args(restore_argv(request, self.settings, photo, run / "out", masks))
             mask = read_mask(Path(args.mask)) if args.mask else None
             task, degradation = restore.task_degradation(args, mask)
             restore.check_photos([photo], degradation, args.degrade)
@@ -230,13 +230,13 @@ class AppSession:
             _, restoration = next(restore.restore_batch(pipeline, degradation, args, [photo], [0], self._checked(progress)))
             steering = restore.steering_from_args(args, restoration.size)
             steered = restoration.reblend(steering)
-        with self._lock:
-            self.base, self.shown, self.steering, self.request, self.run_folder = restoration, steered, steering, request, run
-            self.archive, self._told = None, set()
-        side = self.settings.display_side
-        shown_input = thumbnail(imageio.uint8_from_float(steered.observed()), side)
-        view = self._untold(view_of(steered, side, True))
-        return shown_input, thumbnail(steered.prior, side), view, self.make_archive()
+            with self._lock:
+                self.base, self.shown, self.steering, self.request, self.run_folder = restoration, steered, steering, request, run
+                self.archive, self._told = None, set()
+            side = self.settings.display_side
+            shown_input = thumbnail(imageio.uint8_from_float(steered.observed()), side)
+            view = self._untold(view_of(steered, side, True))
+            return shown_input, thumbnail(steered.prior, side), view, self.make_archive()
 
     def _checked_regions(self, request: RestoreRequest, photo: Path) -> dict[str, np.ndarray | None]:
         """The drawn regions checked against the photo and the task (None: nothing drawn)."""
@@ -299,6 +299,10 @@ class AppSession:
             raise BIGPriorError("nothing to download yet: restore the photo first")
         if ready is not None:
             return ready
+        with self._running_work():
+            return self._write_archive(shown, steering, request, run)
+
+    def _write_archive(self, shown: Restoration, steering: Steering, request: RestoreRequest, run: Path) -> Path:
         photo = self._require_photo()
         out = self._new_folder("out", run)
         write_restoration(shown, restore.output_names([photo])[0], out, steering)
@@ -330,7 +334,7 @@ class AppSession:
 
     @contextmanager
     def _running_work(self) -> Iterator[None]:
-        """Mark a run in flight, so that `close` leaves the folder to the run's end."""
+        """Mark work in flight that writes into the folder, so that `close` leaves the folder to its end."""
         with self._lock:
             self._running += 1
         try:
@@ -387,12 +391,16 @@ class Sessions:
 
     def __init__(self, root: Path, settings: AppSettings, models: Models) -> None:
         self.root, self.settings, self.models = root, settings, models
+        root.mkdir(parents=True, exist_ok=True)
         self._sessions: dict[str, AppSession] = {}
+        self._closed: set[str] = set()  # a closed page's late events make no new session
         self._lock = threading.Lock()
 
     def get(self, key: str) -> AppSession:
         """The session of `key`, made on first use (its folder named at random, not by the key)."""
         with self._lock:
+            if key in self._closed:
+                raise SessionClosed("the page was closed")
             if key not in self._sessions:
                 self._sessions[key] = AppSession(self.root / uuid.uuid4().hex, self.settings, self.models)
             return self._sessions[key]
@@ -400,6 +408,7 @@ class Sessions:
     def close(self, key: str) -> None:
         with self._lock:
             session = self._sessions.pop(key, None)
+            self._closed.add(key)
         if session is not None:
             session.close()
 
