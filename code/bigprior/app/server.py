@@ -25,7 +25,7 @@ from ..demo import PHOTOS
 from ..errors import BIGPriorError
 from ..pipeline import INVERSION_STAGE
 from .models import BUILT_IN, Models
-from .session import AppSettings, RestoreRequest, SessionClosed, Sessions, View
+from .session import AppSession, AppSettings, RestoreRequest, SessionClosed, Sessions, View
 
 LAYERS = ("hole (inpainting)", "protect (phi = 0)", "prior region (phi = 1)")  # the editor's layers, in order
 LAYER_FLAGS = ("mask", "protect", "prior_region")  # the restore flag of each layer
@@ -49,12 +49,14 @@ def drawn_regions(editor: dict | None) -> dict[str, np.ndarray | None]:
     return regions
 
 
-def shown_outputs(view: View) -> tuple:
-    """restored, phi, overlay, shares (visible for a multi-source fusion), scores."""
+def shown_outputs(session: AppSession, view: View) -> tuple:
+    """restored, phi, overlay, shares (visible for a multi-source fusion), scores: the images as files the
+    session wrote (gradio copies them into its cache without encoding them again)."""
     for note in view.notes:
         gr.Warning(note)
-    shares = gr.update(value=view.shares, visible=view.shares is not None)
-    return view.restored, view.phi, view.overlay, shares, view.scores
+    files = {kind: str(path) if path else None for kind, path in session.shown_files(view).items()}
+    shares = gr.update(value=files["shares"], visible=files["shares"] is not None)
+    return files["restored"], files["phi"], files["overlay"], shares, view.scores
 
 
 def page_errors(handler: Callable[..., Any]) -> Callable[..., Any]:
@@ -78,7 +80,7 @@ class Page:
     def __init__(self, sessions: Sessions) -> None:
         self.sessions = sessions
 
-    def session(self, request: gr.Request):
+    def session(self, request: gr.Request) -> AppSession:
         return self.sessions.get(request.session_hash)
 
     def take_photo(self, upload: str | None, sample: str | None, request: gr.Request) -> tuple:
@@ -104,13 +106,15 @@ class Page:
         ask = RestoreRequest(task, bool(degrade), None if generator == BUILT_IN else generator,
                              None if fusion == BUILT_IN else fusion, drawn_regions(editor), strength, cap)
         shown_input, prior, view, archive = session.restore(ask, report)
-        return (shown_input, prior, *shown_outputs(view), str(archive))
+        return (shown_input, prior, *shown_outputs(session, view), str(archive))
 
     def steer(self, strength: float, cap: float, request: gr.Request) -> tuple:
-        return (*shown_outputs(self.session(request).steer(strength, cap)), None)
+        session = self.session(request)
+        return (*shown_outputs(session, session.steer(strength, cap)), None)
 
     def steer_regions(self, editor: dict | None, strength: float, cap: float, request: gr.Request) -> tuple:
-        return (*shown_outputs(self.session(request).steer(strength, cap, drawn_regions(editor))), None)
+        session = self.session(request)
+        return (*shown_outputs(session, session.steer(strength, cap, drawn_regions(editor))), None)
 
     def archive(self, request: gr.Request) -> str:
         return str(self.session(request).make_archive())

@@ -40,6 +40,11 @@ from .models import Models
 MAX_PIXELS = 16_000_000  # photos above this many pixels are refused (--max_pixels)
 DISPLAY_SIDE = 1024  # the page shows images shrunk to fit this square
 LIVE_SCORE_PIXELS = 2_000_000  # above it a re-blend shows mean phi only (PSNR/SSIM with the archive)
+# the shown images' files: lossless WebP (its fastest method, ~4x quicker than Pillow's PNG) when they are the
+# outputs' own pixels, JPEG for the previews of photos shrunk to display_side (the archive holds the PNGs)
+EXACT_FORMAT = ("webp", {"format": "WEBP", "lossless": True, "method": 0, "quality": 0})
+PREVIEW_FORMAT = ("jpg", {"format": "JPEG", "quality": 95})
+KEPT_SHOWN = 4  # the shown images of this many latest views stay on disk (the page may still be loading them)
 REGION_FLAGS = ("mask", "protect", "prior_region")  # restore's flags of the regions drawn on the photo (<name>_<flag>.png)
 
 
@@ -84,6 +89,7 @@ class View:
     shares: np.ndarray | None  # where each pixel comes from, for a multi-source fusion
     scores: str
     notes: list[str]
+    exact: bool = True  # the images are the outputs' own pixels (not shrunk)
 
 
 def safe_name(name: str) -> str:
@@ -121,11 +127,13 @@ def check_region(mask: np.ndarray | None, flag: str, size: tuple[int, int]) -> n
     return mask.astype(bool) if mask.any() else None
 
 
-def scores_text(r: Restoration, full: bool) -> str:
+def scores_text(r: Restoration, full: bool, phi_mean: float | None = None) -> str:
     """A Markdown table of the scores (PSNR/SSIM... of the degraded input, each source and BIGPrior when
-    the photo was degraded here) and the mean shares; `full=False`: mean phi only (a large photo's re-blend)."""
+    the photo was degraded here) and the mean shares; `full=False`: mean phi only (a large photo's re-blend;
+    `phi_mean` when the caller has it)."""
     if not full:
-        return f"mean phi {float(r.phi.mean()):.3f} (PSNR and SSIM of this strength: make the archive)"
+        phi_mean = float(r.phi.mean()) if phi_mean is None else phi_mean
+        return f"mean phi {phi_mean:.3f} (PSNR and SSIM of this strength: make the archive)"
     scores = r.scores()
     lines = [f"mean phi {scores['phi_mean']:.3f}; shares: data {scores['data_share']:.2f}, classical "
              f"{scores['classical_share']:.2f}, generative {scores['generative_share']:.2f}"]
@@ -138,14 +146,26 @@ def scores_text(r: Restoration, full: bool) -> str:
     return "\n".join(lines)
 
 
+def channel_mean(image: np.ndarray) -> np.ndarray:
+    """HxWxC -> HxW mean over the channels, added one channel at a time: numpy's mean over a last axis of
+    3 is several times slower on a 12 MP map, for the same float32 sums ((a + b) + c) / 3."""
+    total = image[..., 0].astype(np.float32)
+    for c in range(1, image.shape[2]):
+        total += image[..., c]
+    return np.divide(total, image.shape[2], out=total)
+
+
 def view_of(r: Restoration, side: int, full_scores: bool) -> View:
-    """The shown images of a restoration, shrunk to fit side x side (as written when they fit)."""
+    """The shown images of a restoration: the written ones when the photo fits a side x side square,
+    else previews shrunk to fit it."""
     fits = max(r.size) <= side
+    phi_map = channel_mean(r.phi)
+    scores = scores_text(r, full_scores, float(phi_map.mean()))
     restored = thumbnail(imageio.uint8_from_float(r.restored), side)
-    heat = thumbnail(phi_heat(r.phi), side)
+    heat = thumbnail(imageio.uint8_from_float(np.clip(phi_map, 0, 1, out=phi_map)), side)  # writer.phi_heat
     overlay = phi_overlay(r.restored if fits else imageio.float_from_uint8(restored), heat)
     shares = thumbnail(share_picture(r.kind_shares()), side) if len(r.sources) > 1 else None
-    return View(restored, heat, overlay, shares, scores_text(r, full_scores), list(r.notes))
+    return View(restored, heat, overlay, shares, scores, list(r.notes), exact=fits)
 
 
 class AppSession:
@@ -163,6 +183,7 @@ class AppSession:
         self.archive: Path | None = None  # the zip of the restoration shown, when it is up to date
         self.closed = False
         self._told: set[str] = set()  # the notes of the kept restoration already shown
+        self._shown: list[Path] = []  # the folders of the latest views' image files
         self._lock = threading.Lock()
         self._running = 0
         self._counter = 0
@@ -289,6 +310,25 @@ class AppSession:
         return view
 
     # ---- files
+
+    def shown_files(self, view: View) -> dict[str, Path | None]:
+        """The view's images (restored, phi, overlay, shares) as files for the page to serve, written fast (a
+        slider move's cost: EXACT_FORMAT, PREVIEW_FORMAT); the files of older views are removed."""
+        suffix, options = EXACT_FORMAT if view.exact else PREVIEW_FORMAT
+        with self._running_work():
+            folder = self._new_folder("shown")
+            files: dict[str, Path | None] = {}
+            for kind in ("restored", "phi", "overlay", "shares"):
+                image = getattr(view, kind)
+                files[kind] = None if image is None else folder / f"{kind}.{suffix}"
+                if image is not None:
+                    Image.fromarray(image).save(files[kind], **options)
+            with self._lock:
+                self._shown.append(folder)
+                old, self._shown = self._shown[:-KEPT_SHOWN], self._shown[-KEPT_SHOWN:]
+            for stale in old:
+                shutil.rmtree(stale, ignore_errors=True)
+        return files
 
     def make_archive(self) -> Path:
         """A zip of every file `bigprior restore` writes for the restoration shown (at its steering), the
