@@ -72,7 +72,7 @@ def to_cache():
 
 
 def server_side(megapixels: int, repeats: int, display_side: int) -> dict:
-    """Seconds of `AppSession.steer` and of steer + the shown PNGs (written, copied into gradio's cache) per
+    """Seconds of `AppSession.steer` and of steer + the shown images' files (written, copied into gradio's cache) per
     slider move: the median and the least wall-clock time, and the median CPU time of this process (all of
     it single-threaded: on a CPU shared with other jobs, what the wall-clock time would be on an idle one)."""
     width, height = SIZES[megapixels]
@@ -132,11 +132,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--display_side", type=int, default=DISPLAY_SIDE)
     args = parser.parse_args(argv)
     print("seconds per slider move, median / least wall-clock time / median CPU time")
-    print(f"{'photo':>16s} {'steer (reblend + shown images)':>30s} {'+ PNGs into the cache':>24s} {'shown':>10s}")
+    print(f"{'photo':>16s} {'steer (reblend + shown images)':>30s} {'+ their files, in the cache':>28s} {'shown':>10s}")
     for megapixels in (int(m) for m in args.sizes.split(",") if m):
         r = server_side(megapixels, args.repeats, args.display_side)
         print(f"{r['megapixels']:>3d} MP {r['size']:>9s} {r['steer']:12.3f} /{r['steer_min']:6.3f} /{r['steer_cpu']:6.3f}   "
-              f"{r['total']:8.3f} /{r['total_min']:6.3f} /{r['total_cpu']:6.3f} {r['shown']:>10s}", flush=True)
+              f"{r['total']:12.3f} /{r['total_min']:6.3f} /{r['total_cpu']:6.3f} {r['shown']:>10s}", flush=True)
     for megapixels in (int(m) for m in args.page.split(",") if m):
         print(f"{megapixels:>3d} MP through the page: {through_the_page(megapixels, args.repeats):.3f} s "
               "(typed strength -> new phi image loaded)", flush=True)
