@@ -188,6 +188,28 @@ def test_a_closed_page_stops_its_run_and_removes_its_files(session, tmp_path):
         session.take_demo("astronaut")
 
 
+def test_a_multi_source_restoration_shows_where_pixels_come_from(session):
+    """The share picture (data / classical / generative) beside phi, as the writer makes it, in a file."""
+    import torch
+
+    from bigprior.degradations import Observation
+    from bigprior.restoration import GAN_PRIOR, Restoration, Source, SourceKind, blend, share_picture
+
+    rng = np.random.default_rng(0)
+    weights = rng.dirichlet(np.ones(3), (20, 30)).astype(np.float32)  # observation, prior, NL-means
+    shares = weights[..., 1:].transpose(2, 0, 1)[..., None]
+    images = [rng.integers(0, 256, (20, 30, 3)).astype(np.uint8) for _ in range(2)]
+    observation = Observation(x=torch.rand(3, 20, 30))
+    sources = (GAN_PRIOR, Source("nlmeans", SourceKind.CLASSICAL, "NL-means"))
+    r = Restoration(observation, sources, images, shares, np.clip(blend(observation, images, shares), 0, 1), 64)
+    session.base = r
+    view = session.steer(0.5, 1.0)
+    assert np.array_equal(view.shares, share_picture(r.reblend(Steering(0.5)).kind_shares()))
+    files = session.shown_files(view)
+    assert np.array_equal(np.asarray(Image.open(files["shares"]).convert("RGB")), view.shares)  # lossless
+    assert np.array_equal(np.asarray(Image.open(files["restored"]).convert("RGB")), view.restored)
+
+
 def test_sessions_are_apart(tmp_path):
     sessions = Sessions(tmp_path / "root", AppSettings(), find_models(None))
     one, other = sessions.get("visitor-1"), sessions.get("visitor-2")
