@@ -180,6 +180,7 @@ class AppSession:
         self.steering = Steering()
         self.request: RestoreRequest | None = None  # what made the restoration kept
         self.run_folder: Path | None = None
+        self.run_photo: Path | None = None  # the photo it was made from (a new photo may have come since)
         self.archive: Path | None = None  # the zip of the restoration shown, when it is up to date
         self.closed = False
         self._told: set[str] = set()  # the notes of the kept restoration already shown
@@ -221,11 +222,6 @@ class AppSession:
             self.photo, self.base, self.shown, self.archive = path, None, None, None
         return shown
 
-    @property
-    def photo_size(self) -> tuple[int, int]:
-        """(width, height) of the photo, upright."""
-        return probe_photo(self._require_photo()).size
-
     def _require_photo(self) -> Path:
         if self.photo is None:
             raise BIGPriorError("no photo yet: upload one or pick a sample photo")
@@ -253,7 +249,7 @@ class AppSession:
             steered = restoration.reblend(steering)
             with self._lock:
                 self.base, self.shown, self.steering, self.request, self.run_folder = restoration, steered, steering, request, run
-                self.archive, self._told = None, set()
+                self.run_photo, self.archive, self._told = photo, None, set()
             side = self.settings.display_side
             shown_input = thumbnail(imageio.uint8_from_float(steered.observed()), side)
             view = self._untold(view_of(steered, side, True))
@@ -334,16 +330,17 @@ class AppSession:
         """A zip of every file `bigprior restore` writes for the restoration shown (at its steering), the
         photo, the drawn masks and `<name>_command.txt`: the command line that writes the same files."""
         with self._lock:
-            shown, steering, request, run, ready = self.shown, self.steering, self.request, self.run_folder, self.archive
-        if shown is None or request is None or run is None:
+            shown, steering, request, ready = self.shown, self.steering, self.request, self.archive
+            run, photo = self.run_folder, self.run_photo
+        if shown is None or request is None or run is None or photo is None:
             raise BIGPriorError("nothing to download yet: restore the photo first")
         if ready is not None:
             return ready
         with self._running_work():
-            return self._write_archive(shown, steering, request, run)
+            return self._write_archive(shown, steering, request, run, photo)
 
-    def _write_archive(self, shown: Restoration, steering: Steering, request: RestoreRequest, run: Path) -> Path:
-        photo = self._require_photo()
+    def _write_archive(self, shown: Restoration, steering: Steering, request: RestoreRequest, run: Path,
+                       photo: Path) -> Path:
         out = self._new_folder("out", run)
         write_restoration(shown, restore.output_names([photo])[0], out, steering)
         regions = {**request.regions, "protect": steering.protect, "prior_region": steering.prior_region}
