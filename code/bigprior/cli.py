@@ -26,6 +26,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "peers": ("bigprior.baselines.classical.cli", "classical peers (NL-means, TV, BM3D, Telea, biharmonic, mean chroma...) of an experiment"),
     "restore": ("bigprior.restore", "restore a photo (colorize, inpaint, denoise) with the built-in or a given prior"),
     "reblend": ("bigprior.reblend", "steer the prior's share of a saved restoration (no network): the files restore would write"),
+    "app": ("bigprior.app.cli", "a local web page over restore: draw the masks, steer the prior's share with sliders, download every output"),
     "demo": ("bigprior.demo", "the whole pipeline on the built-in default, on scikit-image's sample photos"),
     "write-defaults": ("bigprior.make_defaults", "make the built-in default's fusion networks and defaults.json from tested runs"),
     "train-gan": ("bigprior.gan.cli", "train a PGGAN generator (the default generative prior) on image folders"),

@@ -93,21 +93,34 @@ def known_pixels(observation: Observation) -> np.ndarray | None:
     return observation.mask[0].cpu().numpy() < 0.5
 
 
-def paste_known(out: np.ndarray, observation: Observation) -> np.ndarray:
-    """The observed pixels put back exactly where the observation knows them (in place; returned)."""
+def paste_known(out: np.ndarray, observation: Observation, values: np.ndarray | None = None) -> np.ndarray:
+    """The observed pixels put back exactly where the observation knows them (in place; returned);
+    `values`: `observation_values(observation)` when the caller has them already."""
     known = known_pixels(observation)
     if known is not None:
-        out[known] = observation_values(observation)[known]
+        np.copyto(out, observation_values(observation) if values is None else values, where=known[..., None])
     return out
 
 
-def blend(observation: Observation, images: list[np.ndarray], shares: np.ndarray) -> np.ndarray:
+UINT8_VALUES = (np.arange(256, dtype=np.float64) / 255.0).astype(np.float32)  # imageio.float_from_uint8 of each byte
+
+
+def blend(observation: Observation, images: list[np.ndarray], shares: np.ndarray,
+          values: np.ndarray | None = None) -> np.ndarray:
     """sum_k w_k s_k, HxWx3 float32 unclamped: the observation weighted by 1 minus the sources' shares
-    (`shares`: S x H x W x C, C = 1 or 3), each source image (HxWx3, uint8 or float in [0, 1]) by its share."""
-    out = (1 - shares.sum(axis=0)) * observation_values(observation)
+    (`shares`: S x H x W x C, C = 1 or 3), each source image (HxWx3, uint8 or float in [0, 1]) by its share;
+    `values`: `observation_values(observation)` when the caller has them already. The same float32
+    operations as (1 - sum w) x + sum w s, done in place (a 12 MP re-blend is the app's slider)."""
+    out = np.empty((*shares.shape[1:3], 3), np.float32)
+    np.subtract(1, shares[0] if len(shares) == 1 else shares.sum(axis=0), out=out, dtype=np.float32)
+    out *= observation_values(observation) if values is None else values
+    term = np.empty_like(out)
     for image, share in zip(images, shares):
-        out += share * (imageio.float_from_uint8(image) if image.dtype == np.uint8 else image)
-    return out.astype(np.float32, copy=False)
+        if image.dtype == np.uint8:
+            out += np.multiply(share, UINT8_VALUES[image], out=term)
+        else:
+            out += share * image
+    return out
 
 
 @dataclass(frozen=True)
@@ -129,12 +142,13 @@ class Steering:
 
     def generative(self, share: np.ndarray) -> np.ndarray:
         """The steered generative share of a share map (H x W x C)."""
-        steered = np.minimum(self.prior_strength * share, self.max_phi)
+        steered = np.multiply(self.prior_strength, share, dtype=np.float32)
+        np.minimum(steered, np.float32(self.max_phi), out=steered)
         if self.protect is not None:
             steered[self.protect] = 0
         if self.prior_region is not None:
             steered[self.prior_region] = 1
-        return np.clip(steered, 0, 1).astype(np.float32, copy=False)
+        return np.clip(steered, 0, 1, out=steered)
 
 
 @dataclass
@@ -152,6 +166,7 @@ class Restoration:
     clean: np.ndarray | None = None  # float32 ground truth in [0, 1], when the photo was degraded here
     notes: list[str] = field(default_factory=list)
     _scores: dict | None = field(default=None, repr=False)
+    _values: np.ndarray | None = field(default=None, repr=False)  # observation_values, once
 
     @property
     def size(self) -> tuple[int, int]:
@@ -197,6 +212,12 @@ class Restoration:
             self._scores = result
         return self._scores
 
+    def observation_values(self) -> np.ndarray:
+        """`observation_values` of the observation, made once per restoration and kept by its re-blends."""
+        if self._values is None:
+            self._values = observation_values(self.observation)
+        return self._values
+
     def reblend(self, steering: Steering) -> Restoration:
         """The same sources with the generative share steered (`Steering`); the observation and the
         classical sources share the rest in their former proportions. Where the observation has no data
@@ -205,16 +226,29 @@ class Restoration:
         after the blend as in the fusion. The default steering returns this restoration itself."""
         if steering.is_identity:
             return self
-        shares = self.shares.copy()
         generative = np.array([s.kind is SourceKind.GENERATIVE for s in self.sources])
-        old_prior = shares[generative].sum(axis=0)
+        # one generative source: its share is the generative share (a view; a sum of one array is that array)
+        old_prior = self.shares[generative].sum(axis=0) if generative.sum() > 1 else self.shares[np.flatnonzero(generative)[0]]
         new_prior = steering.generative(old_prior)
         known = known_pixels(self.observation)
-        classical = shares[~generative]
         notes = list(self.notes)
-        if known is not None and not classical.size:  # nothing but the prior can fill a hole
-            new_prior[~known] = old_prior[~known]
+        if known is not None and generative.all():  # nothing but the prior can fill a hole
+            np.copyto(new_prior, old_prior, where=~known[..., None])
             notes.append(f"{int((~known).sum())} pixels without data kept the prior as their only source")
+        shares = self._steered_shares(generative, old_prior, new_prior, known)
+        values = self.observation_values()
+        out = blend(self.observation, self.images, shares, values)
+        if self.keep_known:
+            paste_known(out, self.observation, values)
+        return replace(self, shares=shares, restored=np.clip(out, 0, 1, out=out), notes=notes, _scores=None)
+
+    def _steered_shares(self, generative: np.ndarray, old_prior: np.ndarray, new_prior: np.ndarray,
+                        known: np.ndarray | None) -> np.ndarray:
+        """Every source's share once the generative share goes from `old_prior` to `new_prior` (`reblend`)."""
+        if len(generative) == 1 and generative[0]:  # the paper's fusion: the prior's share is the steered one (w / w * new = new)
+            return new_prior[None]
+        shares = self.shares.copy()
+        classical = shares[~generative]
         with np.errstate(divide="ignore", invalid="ignore"):
             for k in np.flatnonzero(generative):  # each generative source keeps its part of the generative share
                 shares[k] = np.where(old_prior != 0, shares[k] / old_prior, 1 / generative.sum()) * new_prior
@@ -226,10 +260,7 @@ class Restoration:
                 proportion = np.where(total > 0, classical / total, 1 / classical.shape[0])
                 classical[:, hole] += (proportion * (rest_new - total))[:, hole]
         shares[~generative] = classical
-        out = blend(self.observation, self.images, shares)
-        if self.keep_known:
-            paste_known(out, self.observation)
-        return replace(self, shares=shares, restored=np.clip(out, 0, 1), notes=notes, _scores=None)
+        return shares
 
 
 def steering_of(prior_strength: float, max_phi: float, protect: np.ndarray | None, prior_region: np.ndarray | None,
