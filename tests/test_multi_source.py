@@ -55,6 +55,28 @@ def test_the_observation_has_no_share_where_it_has_no_data():
         model.fuse(x, torch.rand(1, 2, 3, 24, 24))
 
 
+def test_training_starts_from_the_best_source_on_the_training_images():
+    torch.manual_seed(0)
+    gt = torch.rand(3, 3, 16, 16)
+    good, poor = gt + 0.02 * torch.randn_like(gt), gt + 0.2 * torch.randn_like(gt)
+    noisy = training.FusionData([0, 1, 2], gt + 0.1 * torch.randn_like(gt), gt, torch.stack([poor, good], 1))
+    assert training.best_training_source(noisy) == 2
+    exact = training.FusionData([0, 1, 2], gt.clone(), gt, torch.stack([poor, good], 1))
+    assert training.best_training_source(exact) == 0  # the observation is a source like the others
+    mask = torch.zeros(3, 1, 16, 16)
+    mask[..., 4:12, 4:12] = 1  # with holes: the error inside them, where the observation has no data
+    holes = training.FusionData([0, 1, 2], gt * (1 - mask), gt, torch.stack([good, poor], 1), mask)
+    assert training.best_training_source(holes) == 1
+
+    model = _network(count=3)
+    with torch.no_grad():
+        model.backbone.head.weight.zero_()  # the backbone's part of the logits out of the way
+        model.start_with(2)
+        _, shares = model.fuse(torch.rand(1, 3, 8, 8), torch.rand(1, 2, 3, 8, 8))
+    assert torch.allclose(shares[:, 1], torch.full_like(shares[:, 1], 0.9), atol=1e-6)
+    assert torch.allclose(shares[:, 0], torch.full_like(shares[:, 0], 0.05), atol=1e-6)
+
+
 def test_self_ensemble_keeps_the_weights_shares():
     model = _network(backbone="D")
     model.self_ensemble = True

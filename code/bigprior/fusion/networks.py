@@ -24,6 +24,7 @@ from .spec import FusionSpec
 
 INPUT_SHIFT = 0.5  # the paper's networks see images in [-0.5, 0.5]
 SIGMOID_SLOPE = 4.0  # phi = sigmoid(4 (raw - 1/2)): slope 1 and value 1/2 at raw = 1/2, like the paper's phi
+WARM_START_SHARE = 0.9  # a multi-source fusion starts training as 90% of its best source on the training images
 
 
 class DnCNN(nn.Module):
@@ -201,8 +202,11 @@ class MultiSourceFusion(nn.Module):
 
     The backbone sees the observation, every source and, for masked tasks (`spec.mask_channel`), the mask
     (1 = missing); where the observation has no data its logit is -inf, so its weight is 0 there by
-    construction. Images are shifted to [-0.5, 0.5] inside, as in the paper's fusion. With
-    `self_ensemble` the weights are averaged over the 8 flips / quarter turns (still a convex blend)."""
+    construction. Each source's logit also has a learnt offset (`source_logits`, 0 at the start: a uniform
+    blend): the backbones have no biases (the paper's convolutions), and without an offset the network can
+    favour a source everywhere only through its weights, which the first epochs spend on exactly that.
+    Images are shifted to [-0.5, 0.5] inside, as in the paper's fusion. With `self_ensemble` the weights
+    are averaged over the 8 flips / quarter turns (still a convex blend)."""
 
     def __init__(self, spec: FusionSpec, self_ensemble: bool = False) -> None:
         super().__init__()
@@ -211,6 +215,7 @@ class MultiSourceFusion(nn.Module):
         count = len(spec.sources)  # the observation and the sources
         in_channels = spec.observation_channels + 3 * (count - 1) + (1 if spec.mask_channel else 0)
         self.backbone = BACKBONE_BUILDERS[spec.backbone](in_channels, count, spec.layers)
+        self.source_logits = nn.Parameter(torch.zeros(count))
 
     @property
     def observation_channels(self) -> int:
@@ -226,6 +231,13 @@ class MultiSourceFusion(nn.Module):
 
     def forward(self, x: torch.Tensor, sources: torch.Tensor, mask: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         return self.fuse(x, sources, mask)
+
+    def start_with(self, source: int, share: float = WARM_START_SHARE) -> None:
+        """Start training from a blend that gives `source` (0: the observation) `share` of every pixel
+        where it has data, the others equal parts of the rest: its logit offset log(share (S - 1) / (1 - share))."""
+        with torch.no_grad():
+            self.source_logits.zero_()
+            self.source_logits[source] = math.log(share * (len(self.spec.sources) - 1) / (1 - share))
 
     def fuse(self, x: torch.Tensor, sources: torch.Tensor, mask: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """(output in [0, 1] nominally, not clamped; shares of the sources (B, S, 1, H, W)) of an
@@ -268,7 +280,7 @@ class MultiSourceFusion(nn.Module):
 
     def _weights(self, xs: torch.Tensor, ss: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
         features = [xs, ss] + ([mask.to(xs.dtype)] if mask is not None else [])
-        logits = self.backbone(torch.cat(features, dim=1))
+        logits = self.backbone(torch.cat(features, dim=1)) + self.source_logits.to(xs.dtype)[:, None, None]
         if mask is not None:  # no data, no weight
             observation = logits[:, :1].masked_fill(mask > 0.5, float("-inf"))
             logits = torch.cat((observation, logits[:, 1:]), dim=1)

@@ -40,7 +40,7 @@ from ..restoration import GAN_PRIOR, SourceKind, kind_shares, share_picture, sou
 from .data import FusionData, load_fusion_data, source_names
 from .geometry import random_dihedral
 from .loading import load_fusion_run, load_fusion_state_dict, paper_state_dict
-from .networks import FusionNetwork, build_fusion_model
+from .networks import FusionNetwork, MultiSourceFusion, build_fusion_model
 from .options import FusionOptions
 from .spec import TrainingScale
 
@@ -91,9 +91,24 @@ def fit(trainer: EpochTrainer, data: FusionData, options: FusionOptions, device:
 
 
 def fusion_trainer(run: Run, options: FusionOptions, data: FusionData, device: torch.device) -> EpochTrainer:
-    """A freshly initialised network of `options` (seeded) with its epoch trainer."""
+    """A freshly initialised network of `options` (seeded; a multi-source fusion starting as its best source on
+    the training images) with its epoch trainer."""
     model = _build_model(options).to(device)
+    if isinstance(model, MultiSourceFusion):
+        model.start_with(best_training_source(data))
     return EpochTrainer(run, model, len(data), options, device, (paper_state_dict, load_fusion_state_dict))
+
+
+def best_training_source(data: FusionData) -> int:
+    """The blend's source (0: the observation, k: data.sources[k - 1]) with the lowest mean squared error on the
+    training images; with masks, the error inside the holes, where the observation has no data (outside them
+    the classical sources are the observation's own pixels)."""
+    where = data.mask if data.mask is not None else torch.ones_like(data.gt[:, :1])
+    candidates = [data.sources[:, k] for k in range(data.sources.shape[1])]
+    if data.mask is None:
+        candidates.insert(0, data.x)
+    errors = [float((((image - data.gt) ** 2) * where).sum() / where.sum()) for image in candidates]
+    return min(range(len(errors)), key=errors.__getitem__) + (data.mask is not None)
 
 
 def train(
