@@ -6,8 +6,8 @@
 # Usage (from the repository root): bash experiments/benchmark_256/invert.sh [workspace, default runs/benchmark_256]
 #   TRAIN_IMAGES=N (< 250) keeps only training images 0..N-1 and the 50 test images 250..299: they are linked
 #   into runs/lsun<N+50>/<category>/ (file names kept, so the test images come last, at positions N..N+49;
-#   fuse with TRAIN_COUNT=N). COUNT=N inverts only the first N images (a smoke test); CATEGORIES="bedroom"
-#   only some categories.
+#   fuse with TRAIN_COUNT=N). COUNT=N inverts only the first N images (a smoke test); CATEGORIES="bedroom" and
+#   TASKS="inpvar denblind" only some categories and tasks (to run parts side by side, e.g. OMP_NUM_THREADS=1 each).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 WS="${1:-runs/benchmark_256}"
@@ -33,9 +33,12 @@ invert() {  # script experiment category [task flags...]
   local script=$1 exp=$2 cat=$3; shift 3
   python "code/mganprior/$script.py" -i "$PAPER_LSUN/$cat" -o "$WS/inter_data/$exp" "${INVERT[@]}" "$@"
 }
+wanted() { [[ " ${TASKS:-col inpcrop inpvar denblind} " == *" $1 "* ]]; }
 for cat in ${CATEGORIES:-bedroom church conference}; do
-  if [ "$cat" != conference ]; then invert colorization "col_$cat" "$cat"; fi
-  invert inpainting "inpcrop_$cat" "$cat" --mask mask_center.png
-  invert inpainting "inpvar_$cat" "$cat" --varmask True --min_p 2 --max_p 4 --width_mean 64 --width_var 32
-  invert denoising "denblind_$cat" "$cat" --sigma_min 5 --sigma_max 50
+  if [ "$cat" != conference ] && wanted col; then invert colorization "col_$cat" "$cat"; fi
+  if wanted inpcrop; then invert inpainting "inpcrop_$cat" "$cat" --mask mask_center.png; fi
+  if wanted inpvar; then
+    invert inpainting "inpvar_$cat" "$cat" --varmask True --min_p 2 --max_p 4 --width_mean 64 --width_var 32
+  fi
+  if wanted denblind; then invert denoising "denblind_$cat" "$cat" --sigma_min 5 --sigma_max 50; fi
 done
