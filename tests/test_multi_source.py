@@ -127,6 +127,7 @@ def test_a_trained_multi_source_fusion_beats_every_source_and_says_where_pixels_
     shares = {kind: mean["bigprior"][f"{kind}_share"] for kind in ("data", "classical", "generative")}
     assert sum(shares.values()) == pytest.approx(1, abs=1e-5) and shares["classical"] > 0.5
     assert result.metrics["calibration"]["pixels"] > 0
+    assert mean["bigprior"]["phi_outside_share"] == 0  # 1 - the observation's share: a share, up to float rounding
     # the classical share sits where each classical source is right: Left on the left, Right on the right
     picture = imageio.read_rgb(experiment.output_dir() / f"8{SHARES_SUFFIX}")
     assert picture.shape == (16, 16, 3) and picture[..., 1].mean() > 128  # mostly green: classical

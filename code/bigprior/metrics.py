@@ -177,11 +177,14 @@ def phi_map(phi: np.ndarray) -> np.ndarray:
     return phi.mean(axis=2) if phi.ndim == 3 else phi
 
 
+PHI_ROUNDING = 1e-6  # a multi-source phi is a sum of float32 shares: it may pass 1 by this much
+
+
 def phi_outside_share(phi: np.ndarray | torch.Tensor) -> float:
-    """Share of the values of phi (every channel of every pixel, any layout) outside [0, 1]: where
-    phi cannot be read as the share of the prior. 0 for a bounded phi and for the saved 8-bit maps."""
+    """Share of the values of phi (every channel of every pixel, any layout) outside [0, 1] (beyond float32
+    rounding): where phi cannot be read as the share of the prior. 0 for a bounded phi and for the saved 8-bit maps."""
     values = phi.detach().cpu().numpy() if isinstance(phi, torch.Tensor) else np.asarray(phi)
-    return float(np.mean((values < 0) | (values > 1)))
+    return float(np.mean((values < -PHI_ROUNDING) | (values > 1 + PHI_ROUNDING)))
 
 
 def phi_statistics(phi: np.ndarray | torch.Tensor) -> dict[str, float]:
