@@ -17,8 +17,8 @@ SOURCES[col]="${SOURCES_col:-x,gan,MeanChroma,LumaChroma}"
 SOURCES[inpcrop]="${SOURCES_inpcrop:-x,gan,Telea,NavierStokes,Biharmonic}"
 SOURCES[inpvar]="${SOURCES_inpvar:-x,gan,Telea,NavierStokes,Biharmonic}"
 SOURCES[denblind]="${SOURCES_denblind:-x,gan,NLMeans,TV,FastNLMeans}"
-COMMON=(--train_count "${TRAIN_COUNT:-250}" --epochs "${EPOCHS:-16}" --crop_size "${CROP:-128}" --device "$DEVICE" --seed "${SEED:-0}")
-MULTI=(--backbone U --lr "${LR:-0.002}" --batch_size 8 --augment True --phi_weight 0 "${COMMON[@]}")
+COMMON=(--train_count "${TRAIN_COUNT:-250}" --epochs "${EPOCHS:-24}" --crop_size "${CROP:-64}" --device "$DEVICE" --seed "${SEED:-0}")
+MULTI=(--backbone U --lr "${LR:-0.004}" --batch_size 8 --augment True --phi_weight 0 "${COMMON[@]}")
 PAPER=(--lr 0.01 --batch_size 8 --backbone D --phi_weight 1e-5 "${COMMON[@]}")
 
 train_or_resume() {  # experiment flags...: find the run by its options, resume it or train it
