@@ -14,7 +14,7 @@ VARIANTS: dict[str, tuple[str, ...]] = {
     "extendTrue": ("--extend_input", "True"),  # phi also sees the prior
     "bounded": ("--extend_input", "True", "--phi_activation", "sigmoid", "--backbone", "U", "--augment", "True",
                 "--self_ensemble", "True"),  # issue 15's bounded phi
-    "multi": ("--sources", "x,gan,MeanChroma,LumaChroma", "--backbone", "U", "--lr", "0.002", "--phi_weight", "0",
+    "multi": ("--sources", "x,gan,MeanChroma,LumaChroma", "--backbone", "U", "--lr", "0.004", "--phi_weight", "0",
               "--augment", "True"),  # issue 19's multi-source fusion over the prior and the colorization peers
 }
 
