@@ -83,6 +83,12 @@ def upload(page, path: Path) -> None:
     page.locator(UPLOAD_INPUT).set_input_files(str(path))
 
 
+def upload_photo(page, path: Path) -> None:
+    """Upload a photo and wait until the page has taken it (its name shown under the results)."""
+    upload(page, path)
+    page.locator("#scores", has_text=path.name).wait_for(timeout=60_000)
+
+
 def draw_stroke(page) -> None:
     """A stroke across the middle of the photo on the editor's first layer (the hole)."""
     box = page.locator("#editor canvas").first.bounding_box()

@@ -40,7 +40,7 @@ from bigprior.restoration import Steering
 from bigprior.restore import main as restore_main
 from bigprior.writer import phi_heat, phi_overlay, read_restoration
 from app_browser import (CHROMIUM, CHROMIUM_FLAGS, draw_stroke, fetch, message, open_page, set_strength, shown_image,
-                         start_server, stop_server, upload)
+                         start_server, stop_server, upload, upload_photo)
 from conftest import CODE, ROOT
 
 SCREENSHOT = ROOT / "docs" / "app.png"
@@ -281,8 +281,7 @@ def restored_page(browser, server, tmp_path_factory):
     """A page where a drawn hole was inpainted, the archive downloaded and the CLI run with its command."""
     tmp = tmp_path_factory.mktemp("page")
     page = open_page(browser, server)
-    upload(page, save(tmp / "cat.png", cat()))
-    page.wait_for_timeout(1500)
+    upload_photo(page, save(tmp / "cat.png", cat()))
     draw_stroke(page)
     page.click("#restore")
     archive_link = page.locator("#archive a").first
@@ -337,12 +336,10 @@ def test_bad_input_gets_a_message_and_the_server_goes_on(browser, server, tmp_pa
     assert "notes.png: not an image this app can read" in message(page, "not an image")
     upload(page, save(tmp_path / "big.png", cat(96, 128)))
     assert "more than this server's 10,000 (--max_pixels)" in message(page, "max_pixels")
-    upload(page, save(tmp_path / "cat.png", cat()))
-    page.wait_for_timeout(1000)
+    upload_photo(page, save(tmp_path / "cat.png", cat()))
     page.click("#restore")  # inpainting, nothing drawn
     assert "draw them on the photo" in message(page, "inpainting needs the holes")
-    upload(page, save(tmp_path / "gray.png", cat()[:, :, 0]))
-    page.wait_for_timeout(1000)
+    upload_photo(page, save(tmp_path / "gray.png", cat()[:, :, 0]))
     page.locator("#task").get_by_text("denoise").click()
     page.click("#restore")
     assert message(page, "grayscale").startswith("gray.png: grayscale image")
@@ -355,11 +352,10 @@ def test_a_tab_closed_mid_run_is_cleaned_up(browser, server, tmp_path):
     sessions = next(server["tmp"].glob("bigprior-app-*")) / "sessions"
     before = set(sessions.iterdir())
     page = open_page(browser, server)
-    upload(page, save(tmp_path / "cat.png", cat()))
-    page.wait_for_timeout(1000)
+    upload_photo(page, save(tmp_path / "cat.png", cat()))
     page.locator("#task").get_by_text("denoise").click()
     page.click("#restore")
-    page.wait_for_timeout(300)
+    page.wait_for_function("() => window.seen.length > 0", timeout=60_000)  # the run has started: close it mid-run
     mine = set(sessions.iterdir()) - before
     assert len(mine) == 1
     page.close()
@@ -368,8 +364,7 @@ def test_a_tab_closed_mid_run_is_cleaned_up(browser, server, tmp_path):
         assert time.monotonic() < deadline, f"the closed page's folder is still there: {sorted(p.relative_to(sessions) for p in sessions.rglob('*'))}"
         time.sleep(0.2)
     other = open_page(browser, server)  # the server goes on: another visitor restores
-    upload(other, save(tmp_path / "cat.png", cat()))
-    other.wait_for_timeout(1000)
+    upload_photo(other, save(tmp_path / "cat.png", cat()))
     other.locator("#task").get_by_text("colorize").click()
     other.click("#restore")
     other.locator("#archive a").first.wait_for(timeout=90_000)

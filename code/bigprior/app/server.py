@@ -93,7 +93,8 @@ class Page:
         else:
             return gr.skip()
         editor = {"background": shown, "layers": [], "composite": None}
-        return editor, None, None, None, None, None, gr.update(value=None, visible=False), "", None
+        taken = f"**{session.photo.name}**: {shown.shape[1]}x{shown.shape[0]} photo; draw on it, then restore"
+        return editor, None, None, None, None, None, gr.update(value=None, visible=False), taken, None
 
     def restore(self, editor: dict | None, task: str, degrade: bool, generator: str, fusion: str, strength: float,
                 cap: float, request: gr.Request, progress: gr.Progress = gr.Progress()) -> tuple:
