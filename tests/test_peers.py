@@ -208,6 +208,22 @@ def test_peers_command_writes_all_images_with_settings_and_resumes(tmp_path, cap
     assert "Telea 0 written, 6 kept" in capsys.readouterr().out
 
 
+def test_peers_command_takes_other_settings_and_records_them(tmp_path, capsys):
+    experiment = make_experiment(tmp_path, "inpcrop_synth")
+    assert _run("--experiment", "inpcrop_synth", "--root", str(tmp_path), "--methods", "Telea", "--train_count", "4",
+                "--set", "Telea.radius=2") == 0
+    record = imageio.read_json(experiment.method_dir("Telea") / SETTINGS_FILE)
+    assert record["settings"] == {"radius": 2} and "settings_given" in record and "defaults_picked_by" not in record
+    observation = read_observation(experiment, 5)
+    assert np.array_equal(imageio.read_rgb(experiment.method_dir("Telea") / "5.png"),
+                          imageio.uint8_from_float(REGISTRY["Telea"](radius=2).restore(observation)))
+    for bad, says in (("Telea.radius", "expected METHOD.SETTING=VALUE"), ("TV.weight_factor=1", "TV is not among the methods run"),
+                      ("Telea.size=3", "unknown setting 'size' of Telea")):
+        assert _run("--experiment", "inpcrop_synth", "--root", str(tmp_path), "--methods", "Telea", "--train_count", "4",
+                    "--set", bad) == 2
+        assert says in capsys.readouterr().err.strip().splitlines()[-1]
+
+
 def test_peers_command_refuses_outputs_of_other_settings(tmp_path, capsys):
     experiment = make_experiment(tmp_path, "inpcrop_synth")
     assert cli_main(["inpaint-baseline", "--experiment", "inpcrop_synth", "--root", str(tmp_path), "--train_count", "4",

@@ -66,7 +66,12 @@ class PeerOutputs:
     train_indices: list[int] | None  # the images `fit` learnt from (None: the method learns nothing)
 
     def record(self) -> dict[str, Any]:
-        provenance = {"fitted_on": "train_indices"} if self.method.learns else {"defaults_picked_by": TUNING_SCRIPT}
+        if self.method.learns:
+            provenance = {"fitted_on": "train_indices"}
+        elif self.method.settings() == type(self.method)().settings():
+            provenance = {"defaults_picked_by": TUNING_SCRIPT}
+        else:
+            provenance = {"settings_given": "bigprior peers --set (not the method's defaults)"}
         return {"method": self.method.name, "title": self.method.title, "settings": self.method.settings(),
                 "train_indices": self.train_indices, **provenance, "versions": package_versions([type(self.method)])}
 
