@@ -21,8 +21,8 @@ import numpy as np
 import torch
 from PIL import Image
 from skimage import data as skimage_data
-from tqdm import tqdm
 
+from .progress import progress_bar
 from . import figures, imageio
 from .defaults import load_defaults
 from .degradations import REGISTRY
@@ -93,7 +93,7 @@ def run_demo(out: Path, photos: Sequence[str], iterations: int | None, device: t
     seed_everything(seed)
     generator = load_generator(load_defaults().generator_file)
     clean = {name: photo(name, short_side) for name in photos}
-    results = [run_task(task, clean, generator, device, iterations, seed) for task in tqdm(REGISTRY, desc="demo tasks")]
+    results = [run_task(task, clean, generator, device, iterations, seed) for task in progress_bar(REGISTRY, desc="demo tasks")]
     rows = [(f"{name}\n{t.name}", figure_panels(r, images_of(r)))
             for t in results for name, r in zip(photos, t.restorations)]
     figure = figures.panel_grid(rows, out / "demo_grid.png")

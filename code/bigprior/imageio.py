@@ -78,12 +78,15 @@ def check_output_file(path: str | os.PathLike, flag: str = "") -> None:
     check_output_folder(path.parent, flag, f"{flag} {path}".strip())
 
 
-def write_png(path: str | os.PathLike, image: np.ndarray) -> None:
-    """Write an HxW (grayscale) or HxWx3 (RGB) uint8 array as PNG, atomically."""
+def write_png(path: str | os.PathLike, image: np.ndarray, compress_level: int | None = None) -> None:
+    """Write an HxW (grayscale) or HxWx3 (RGB) uint8 array as PNG, atomically. `compress_level` (zlib's 0..9;
+    default Pillow's 6) trades file size for time, never pixels: PNG is lossless at every level (level 1 writes
+    a 12-megapixel photo about 4 times faster, 10 to 20% larger)."""
     if image.dtype != np.uint8:
         raise TypeError(f"write_png expects uint8, got {image.dtype}")
+    options = {} if compress_level is None else {"compress_level": compress_level}
     with atomic_path(path) as tmp:
-        Image.fromarray(image).save(tmp, format="PNG")
+        Image.fromarray(image).save(tmp, format="PNG", **options)
 
 
 def write_npy(path: str | os.PathLike, array: np.ndarray) -> None:
@@ -238,9 +241,13 @@ def list_images(folder: str | os.PathLike, flag: str = "") -> list[Path]:
 # conversions
 
 
+_FLOAT_OF_UINT8 = (np.arange(256, dtype=np.float64) / 255.0).astype(np.float32)  # every value float_from_uint8 gives
+
+
 def float_from_uint8(image: np.ndarray) -> np.ndarray:
-    """uint8 -> float32 in [0, 1] (divided in float64 first, as the release's cv2 loader did)."""
-    return (image.astype(np.float64) / 255.0).astype(np.float32)
+    """uint8 -> float32 in [0, 1] (divided in float64 first, as the release's cv2 loader did): looked up in a
+    table of those 256 values, the same numbers without a float64 copy of the image."""
+    return _FLOAT_OF_UINT8[image]
 
 
 def uint8_from_float(image: np.ndarray | torch.Tensor) -> np.ndarray:

@@ -25,6 +25,7 @@ import torch
 from PIL import Image
 from tqdm import tqdm
 
+from ..progress import progress_bar
 from .. import imageio
 from ..degradations import Degradation, Observation, mask_to_uint8
 from ..distributed import ProcessShare, gather_objects
@@ -302,7 +303,7 @@ def run_stage(
     if share.rank == 0:
         write_sigmas(experiment, degradation, seed, total_images)
     reset_peak_memory(inverter.device)
-    with tqdm(total=len(pending) * inverter.settings.iterations, unit="img-step", desc=experiment.name, disable=share.rank != 0,
+    with progress_bar(total=len(pending) * inverter.settings.iterations, unit="img-step", desc=experiment.name, disable=share.rank != 0,
               smoothing=0.05) as bar:
         run = functools.partial(invert_batch, inverter, clean, bar)
         for batch, (results, seconds) in batches_that_fit(pending, run, BatchSize(batch_size), inverter.device, bar.write):
