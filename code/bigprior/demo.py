@@ -28,7 +28,7 @@ from .defaults import load_defaults
 from .degradations import REGISTRY
 from .generators import load_generator
 from .pipeline import Pipeline, Restoration
-from .runtime import resolve_device, seed_everything
+from .runtime import resolve_device, return_large_frees, seed_everything
 from .commandline import add_runtime_flags
 from .writer import check_output_folder, figure_panels, images_of
 
@@ -119,6 +119,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> None:
     args = build_parser().parse_args(argv)
     started = time.perf_counter()
+    return_large_frees()
     iterations = args.iterations if args.iterations is not None else (QUICK_ITERATIONS if args.quick else None)
     results, figure = run_demo(Path(args.out), QUICK_PHOTOS if args.quick else PHOTOS, iterations,
                                resolve_device(args.device), args.seed, QUICK_SIDE if args.quick else None)

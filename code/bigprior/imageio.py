@@ -250,11 +250,30 @@ def float_from_uint8(image: np.ndarray) -> np.ndarray:
     return _FLOAT_OF_UINT8[image]
 
 
+ROW_BLOCK = 256  # rows per block of `by_rows`
+
+
+def by_rows(function: Callable[..., np.ndarray], *arrays: np.ndarray, rows: int = ROW_BLOCK) -> np.ndarray:
+    """`function(*arrays)` for a function that works row by row (elementwise, per pixel), computed a block
+    of rows at a time: the same values, with temporaries of a block's size instead of the image's (a
+    12-megapixel photo's float32 temporaries are 144 MB each)."""
+    height = arrays[0].shape[0]
+    if height <= rows:
+        return function(*arrays)
+    first = function(*(array[:rows] for array in arrays))
+    out = np.empty((height, *first.shape[1:]), first.dtype)
+    out[:rows] = first
+    for top in range(rows, height, rows):
+        out[top : top + rows] = function(*(array[top : top + rows] for array in arrays))
+    return out
+
+
 def uint8_from_float(image: np.ndarray | torch.Tensor) -> np.ndarray:
-    """[0, 1] float -> uint8 by rounding and clamping (torchvision `save_image`)."""
+    """[0, 1] float -> uint8 by rounding and clamping (torchvision `save_image`); arrays a block of rows at a time."""
     if isinstance(image, torch.Tensor):
         return image.detach().float().mul(255).add_(0.5).clamp_(0, 255).to(torch.uint8).cpu().numpy()
-    return np.clip(np.asarray(image, dtype=np.float32) * 255 + 0.5, 0, 255).astype(np.uint8)
+    return by_rows(lambda block: np.clip(np.asarray(block, dtype=np.float32) * 255 + 0.5, 0, 255).astype(np.uint8),
+                   np.asarray(image))
 
 
 def uint8_from_float_truncated(image: torch.Tensor) -> np.ndarray:

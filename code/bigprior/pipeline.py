@@ -147,7 +147,7 @@ def fuse_windows(fusion: FusionNetwork, windows: Sequence[Window], inputs: TileI
             if progress is not None:
                 progress(done[0], len(windows))
 
-    (workers or CpuWorkers(1)).map(run, windows)
+    (workers or CpuWorkers.untouched()).map(run, windows)
 
 
 def fuse_tiled(fusion: FusionNetwork, x: torch.Tensor, sources: torch.Tensor, mask: torch.Tensor | None = None,
@@ -314,8 +314,8 @@ class Pipeline:
         return self.device.type == "cpu" and self.precision != "fp32"
 
     def workers(self, items: int) -> CpuWorkers:
-        """The CPU workers for `items` independent pieces of work (none: the calling thread)."""
-        return CpuWorkers(min(cpu_count(), items) if self.shares_cpu else 1)
+        """The CPU workers for `items` independent pieces of work (fp32, a GPU: the calling thread as it is)."""
+        return CpuWorkers(min(cpu_count(), items)) if self.shares_cpu else CpuWorkers.untouched()
 
     @property
     def fusion_network(self) -> FusionNetwork:
@@ -354,8 +354,12 @@ class Pipeline:
         steps = _step_counter(progress, self.inverter.settings.iterations * len(observations))
         items = list(zip(observations, indices))
         if self.shares_cpu:
+            # on the generator's grid first, with the process's threads: the resampling's rounding depends on
+            # them, and the inversion (Adam, its steps normalised) turns a difference of 1e-7 into visible ones
+            working = [self.inverter.working(o) for o in observations]
             with self.workers(len(items)) as workers:
-                parts = workers.map(lambda item: self.inverter.invert_observations([item[0]], [item[1]], progress=steps), items)
+                parts = workers.map(lambda k: self.inverter.invert_observations(
+                    [observations[k]], [indices[k]], progress=steps, working=[working[k]]), range(len(items)))
             return [part[0] for part in parts]
 
         def run(batch: Sequence[tuple[Observation, int]]) -> list[InvertedImage]:

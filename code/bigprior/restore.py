@@ -53,7 +53,7 @@ from .restoration import Restoration, Steering, steering_of
 from .restore_folder import (COMPLETE, FAILED, RESTORED, PhotoRow, check_settings, is_complete, run_settings,
                              summary_line, write_settings, write_summary)
 from .writer import OUTPUT_KINDS, check_output_folder, write_restoration
-from .runtime import resolve_device
+from .runtime import resolve_device, return_large_frees
 from .commandline import add_runtime_flags, str2bool
 from .zoo import add_weights_dir_flag, resolve_generator_path
 
@@ -424,6 +424,7 @@ def main(argv: Sequence[str] | None = None) -> list[tuple[str, dict]]:
     args = build_parser().parse_args(argv)
     started = time.perf_counter()
     _stop_on_sigterm()
+    return_large_frees()
     out = Path(args.out)
     check_output_folder(out)
     if args.batch_size < 1:

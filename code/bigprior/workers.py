@@ -15,7 +15,6 @@ previous count back when it closes.
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TypeVar
@@ -32,19 +31,25 @@ def cpu_count() -> int:
 
 
 class CpuWorkers:
-    """`count` threads with one torch thread each (`count` 1: everything runs in the calling thread, with
-    torch's thread count untouched). A context manager."""
+    """`count` threads computing with one torch thread each (`count` 1: the calling thread, with one torch
+    thread); `CpuWorkers.untouched()`: the calling thread with torch's thread count as it is. A context
+    manager."""
 
-    def __init__(self, count: int) -> None:
+    def __init__(self, count: int, one_thread: bool = True) -> None:
         self.count = max(1, count)
+        self.one_thread = one_thread
         self._pool: ThreadPoolExecutor | None = None
         self._saved_threads = 0
-        self.lock = threading.Lock()  # for callers' shared counters (progress)
+
+    @classmethod
+    def untouched(cls) -> CpuWorkers:
+        return cls(1, one_thread=False)
 
     def __enter__(self) -> CpuWorkers:
-        if self.count > 1:
+        if self.one_thread:
             self._saved_threads = torch.get_num_threads()
             torch.set_num_threads(1)  # before the pool's threads first compute: they take it then
+        if self.count > 1:
             self._pool = ThreadPoolExecutor(self.count, thread_name_prefix="bigprior-cpu")
         return self
 
@@ -52,6 +57,7 @@ class CpuWorkers:
         if self._pool is not None:
             self._pool.shutdown(wait=True, cancel_futures=True)
             self._pool = None
+        if self.one_thread:
             torch.set_num_threads(self._saved_threads)
 
     def map(self, function: Callable[[T], R], items: Iterable[T]) -> list[R]:

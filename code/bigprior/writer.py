@@ -34,7 +34,7 @@ from PIL import Image
 from . import figures, imageio
 from .degradations import Observation
 from .errors import BIGPriorError
-from .restoration import SHARE_COLOURS, Restoration, Source, SourceKind, Steering, share_picture
+from .restoration import SHARE_COLOURS, Restoration, Source, SourceKind, Steering, observed_uint8, share_picture
 from .workers import cpu_count
 
 PHI_OVERLAY_ALPHA = 0.55
@@ -55,13 +55,14 @@ def check_output_folder(out: Path) -> None:
 
 def phi_heat(phi: np.ndarray) -> np.ndarray:
     """HxWxC phi -> uint8 HxW map of its channel mean, clamped to [0, 1]."""
-    return imageio.uint8_from_float(np.clip(phi.mean(axis=2), 0, 1))
+    return imageio.by_rows(lambda block: imageio.uint8_from_float(np.clip(block.mean(axis=2), 0, 1)), phi)
 
 
 def phi_overlay(restored: np.ndarray, heat: np.ndarray) -> np.ndarray:
     """The restored image with mean phi as a heatmap on top (bright = taken from the prior)."""
     lut = colormaps[figures.PHI_COLORMAP](np.linspace(0, 1, 256))[:, :3].astype(np.float32)
-    return imageio.uint8_from_float((1 - PHI_OVERLAY_ALPHA) * restored + PHI_OVERLAY_ALPHA * lut[heat])
+    return imageio.by_rows(lambda image, levels: imageio.uint8_from_float(
+        (1 - PHI_OVERLAY_ALPHA) * image + PHI_OVERLAY_ALPHA * lut[levels]), restored, heat)
 
 
 def thumbnail(image: np.ndarray, side: int = FIGURE_SIDE) -> np.ndarray:
@@ -110,15 +111,19 @@ def figure_panels(r: Restoration, images: dict[str, np.ndarray]) -> list[figures
 
 def images_of(r: Restoration) -> dict[str, np.ndarray]:
     """The input (what the fusion saw), prior, restored image and mean phi as uint8 images of the photo's size."""
-    return {"input": imageio.uint8_from_float(r.observed()), "prior": r.prior,
+    return {"input": observed_uint8(r.observation), "prior": r.prior,
             "restored": imageio.uint8_from_float(r.restored), "phi": phi_heat(r.phi)}
 
 
 def _compact(array: np.ndarray) -> np.ndarray:
     """uint8 when the float32 array is exactly an 8-bit image (`imageio.float_from_uint8` of its
     rounding), else the float32 array: the state stays lossless and small for 8-bit photos."""
-    as_uint8 = imageio.uint8_from_float(array)
-    return as_uint8 if np.array_equal(imageio.float_from_uint8(as_uint8), array) else array.astype(np.float32)
+    rows = np.ascontiguousarray(array).reshape(-1, array.shape[-1])  # CxHxW or HxWxC: blocks of rows either way
+    as_uint8 = imageio.uint8_from_float(rows)
+    block = imageio.ROW_BLOCK
+    exact = all(np.array_equal(imageio.float_from_uint8(as_uint8[top : top + block]), rows[top : top + block])
+                for top in range(0, rows.shape[0], block))
+    return as_uint8.reshape(array.shape) if exact else array.astype(np.float32, copy=False)
 
 
 def _expand(array: np.ndarray) -> np.ndarray:
