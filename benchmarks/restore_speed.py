@@ -13,7 +13,8 @@ stages called inside it in the same thread (scoring inside the writer); this tre
 classical sources are made while the generator is inverted, scores computed while the files are written),
 so its stages can add up to more than its wall time. The restored images are compared: within 1/255 of the
 reference in the default mode, bit for bit with `--precision fp32` (`--fp32_size`: the reference then runs
-its inversion in strict fp32, the mode's meaning before issue 23; a size of 0 skips the check). `--demo`
+its inversion in strict fp32, with one torch thread as this tree's fp32 mode does; a size of 0 skips the
+check). `--demo`
 also times `python code/demo.py` of both trees. The machine is shared: compare ratios from the same run;
 the load average is printed with every figure. `--record FILE` appends every figure as a JSON line.
 """
@@ -94,10 +95,16 @@ class StageClock:
 
 
 def strict_reference_inversion() -> None:
-    """The reference tree has no --precision: its strict mode is its pipeline with the inversion in fp32."""
+    """The reference tree has no --precision: its strict mode is its pipeline with the inversion in fp32, run
+    with one torch thread as this tree's fp32 runs everything (strict fp32's convolutions, PyTorch's own,
+    round differently with more threads)."""
     from dataclasses import replace
 
+    import torch
+
     from bigprior import pipeline
+
+    torch.set_num_threads(1)
 
     original = pipeline._inverter
 

@@ -13,21 +13,25 @@ the fusion network runs on the photo's own pixels, `out = (1 - phi) x + phi up(g
 `keep_known` the known pixels of a masked observation are pasted back exactly. Scores are computed at
 the photo's resolution, in strips of rows so that memory stays bounded on large photos.
 
-How it computes (`precision`):
-- `default`: on a CPU the work is shared between worker threads of one torch thread each
-  (`bigprior.workers`): the photos of a batch are inverted side by side, each alone (so a photo's prior
-  does not depend on the batch or the number of workers: each is the inversion of a batch of one), the
-  classical sources are made meanwhile, and the fusion's tiles are shared between the workers, run by an
-  inference copy of the network (`fusion.inference`: batch norms folded, channels-last), equal to the
-  trained network's up to float rounding. On a GPU the photos of a batch are inverted as one batch, halved
-  when it does not fit (`inversion.memory`).
-- `fp32`: strict float32: the inversion's batch-exact convolutions (`runtime.numeric_mode`), the trained
-  network itself, tile after tile with the process's threads: the computation of the pipeline before
-  the workers, bit for bit.
+How it computes. On a CPU the work is shared between worker threads of one torch thread each
+(`bigprior.workers`): the photos of a batch are inverted side by side, each alone, so a photo's prior does
+not depend on the batch or on the number of workers (each is the inversion of a batch of one), the
+classical sources are made meanwhile, and the fusion's tiles are shared between the workers. On a GPU the
+photos of a batch are inverted as one batch, halved when it does not fit (`inversion.memory`). `precision`:
+- `default`: the fusion runs an inference copy of the network (`fusion.inference`: batch norms folded,
+  channels-last), equal to the trained network's up to float rounding. The observation is brought to the
+  generator's grid with the process's threads, as before the workers: that resampling is a matrix product
+  whose rounding depends on the thread count (OMP_NUM_THREADS), and the inversion's Adam steps turn a 1e-7
+  difference of their target into a visible one, so a photo's result depends on it (not on anything else).
+- `fp32`: strict float32, thread for thread: the inversion's batch-exact convolutions
+  (`runtime.numeric_mode`) and the trained network itself, everything with one torch thread: the results
+  do not depend on the batch, the workers, the thread count or the number of processes, and equal bit for
+  bit those of the pipeline before the workers run with one thread.
 """
 
 from __future__ import annotations
 
+import contextlib
 import math
 import threading
 from collections.abc import Callable, Iterator, Sequence
@@ -56,7 +60,7 @@ from .inversion.losses import build_loss
 from .inversion.memory import BatchSize, batches_that_fit
 from .inversion.stage import InvertedImage, InversionSettings, Inverter
 from .restoration import Restoration, paste_known, source_of
-from .runtime import resolve_device
+from .runtime import numeric_mode, resolve_device
 from .workers import CpuWorkers, cpu_count
 from .zoo import resolve_generator_path
 
@@ -308,14 +312,9 @@ class Pipeline:
         """The observation of a clean HxWx3 photo (float in [0, 1]): see `simulate`."""
         return simulate(self.degradation, clean, index, self.inverter.settings.seed, self.reference_side)
 
-    @property
-    def shares_cpu(self) -> bool:
-        """Whether the work is shared between CPU workers (the default mode on a CPU)."""
-        return self.device.type == "cpu" and self.precision != "fp32"
-
     def workers(self, items: int) -> CpuWorkers:
-        """The CPU workers for `items` independent pieces of work (fp32, a GPU: the calling thread as it is)."""
-        return CpuWorkers(min(cpu_count(), items)) if self.shares_cpu else CpuWorkers.untouched()
+        """The CPU workers for `items` independent pieces of work (on a GPU: the calling thread as it is)."""
+        return CpuWorkers(min(cpu_count(), items)) if self.device.type == "cpu" else CpuWorkers.untouched()
 
     @property
     def fusion_network(self) -> FusionNetwork:
@@ -353,13 +352,14 @@ class Pipeline:
         when it does not fit) and in fp32 (the batch-exact steps)."""
         steps = _step_counter(progress, self.inverter.settings.iterations * len(observations))
         items = list(zip(observations, indices))
-        if self.shares_cpu:
-            # on the generator's grid first, with the process's threads: the resampling's rounding depends on
-            # them, and the inversion (Adam, its steps normalised) turns a difference of 1e-7 into visible ones
-            working = [self.inverter.working(o) for o in observations]
-            with self.workers(len(items)) as workers:
+        if self.device.type == "cpu":
+            # default: on the generator's grid first, with the process's threads, as before the workers (see
+            # the module's docstring); fp32: in the workers, with one thread, as everything else
+            strict = self.precision == "fp32"
+            working = [None if strict else [self.inverter.working(o)] for o in observations]
+            with self.workers(len(items)) as workers, _batch_exact(strict, self.device):
                 parts = workers.map(lambda k: self.inverter.invert_observations(
-                    [observations[k]], [indices[k]], progress=steps, working=[working[k]]), range(len(items)))
+                    [observations[k]], [indices[k]], progress=steps, working=working[k]), range(len(items)))
             return [part[0] for part in parts]
 
         def run(batch: Sequence[tuple[Observation, int]]) -> list[InvertedImage]:
@@ -415,6 +415,12 @@ def _step_counter(progress: Progress | None, total: int) -> Callable[[int], None
             progress(INVERSION_STAGE, done[0], total)
 
     return step
+
+
+def _batch_exact(strict: bool, device: torch.device) -> contextlib.AbstractContextManager:
+    """Strict fp32's numeric mode set once around the workers, so that each worker's own (the inversion
+    sets it for its steps) finds it set and leaves it so: the mode's switches are process-wide."""
+    return numeric_mode("fp32", device, batch_invariant=True) if strict else contextlib.nullcontext()
 
 
 def _default_for(task: str) -> TaskDefault:

@@ -41,7 +41,7 @@ import torch
 from . import imageio
 from .defaults import load_defaults
 from .degradations import Degradation, Observation, read_mask, restore_class, restore_verbs
-from .distributed import ProcessShare, gather_objects, process_group
+from .distributed import ProcessShare, barrier, gather_objects, process_group
 from .errors import BIGPriorError
 from .generators import load_generator
 from .inversion.spaces import LATENT_SPACES
@@ -433,13 +433,13 @@ def main(argv: Sequence[str] | None = None) -> list[tuple[str, dict]]:
     mask_folder = mask_path if mask_path is not None and mask_path.is_dir() else None
     mask = read_mask(mask_path) if mask_path is not None and mask_folder is None else None
     task, degradation = task_degradation(args, mask, mask_folder=mask_folder is not None)
-    settings = run_settings(args)
-    plan = plan_run(args, out, degradation, check_settings(out, settings), mask_folder)
-    share = ProcessShare.from_environment()
-    for row in plan.rows if share.rank == 0 else ():
-        if row.status == FAILED:  # the others go on
-            print(f"skipped: {row.error}", file=sys.stderr)
+    settings, share = run_settings(args), ProcessShare.from_environment()
     with process_group(share):
+        plan = plan_run(args, out, degradation, check_settings(out, settings), mask_folder)
+        barrier(share)  # every process has seen the same complete photos before any writes one
+        for row in plan.rows if share.rank == 0 else ():
+            if row.status == FAILED:  # the others go on
+                print(f"skipped: {row.error}", file=sys.stderr)
         rows = restore_pending(args, out, task, degradation, plan, settings, share)
         rows = [row for part in gather_objects(rows, share) for row in part]
     return finish(plan, rows, out, time.perf_counter() - started, share)
