@@ -18,6 +18,7 @@ import json
 import math
 import os
 import uuid
+import zlib
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
@@ -78,13 +79,17 @@ def check_output_file(path: str | os.PathLike, flag: str = "") -> None:
     check_output_folder(path.parent, flag, f"{flag} {path}".strip())
 
 
-def write_png(path: str | os.PathLike, image: np.ndarray, compress_level: int | None = None) -> None:
-    """Write an HxW (grayscale) or HxWx3 (RGB) uint8 array as PNG, atomically. `compress_level` (zlib's 0..9;
-    default Pillow's 6) trades file size for time, never pixels: PNG is lossless at every level (level 1 writes
-    a 12-megapixel photo about 4 times faster, 10 to 20% larger)."""
+FAST_PNG = {"compress_level": 1, "compress_type": zlib.Z_RLE}  # `write_png(..., fast=True)`
+
+
+def write_png(path: str | os.PathLike, image: np.ndarray, fast: bool = False) -> None:
+    """Write an HxW (grayscale) or HxWx3 (RGB) uint8 array as PNG, atomically. `fast`: zlib level 1 with its
+    run-length strategy instead of Pillow's level 6, for large images: lossless as every PNG, only the file
+    size changes (measured on 12-megapixel outputs: 1.1 to 3 times faster; noisy photos' files as small,
+    smooth ones' up to 10% larger)."""
     if image.dtype != np.uint8:
         raise TypeError(f"write_png expects uint8, got {image.dtype}")
-    options = {} if compress_level is None else {"compress_level": compress_level}
+    options = FAST_PNG if fast else {}
     with atomic_path(path) as tmp:
         Image.fromarray(image).save(tmp, format="PNG", **options)
 
