@@ -27,6 +27,7 @@ go on; the run then ends with exit status 2. `<out>/summary.csv` has a row per p
 from __future__ import annotations
 
 import argparse
+import contextlib
 import signal
 import sys
 import threading
@@ -413,17 +414,29 @@ def _interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
 
 
-def _stop_on_sigterm() -> None:
+@contextlib.contextmanager
+def _stop_on_sigterm() -> Iterator[None]:
     """SIGTERM (torchrun stopping the other processes when one fails) ends this one as Ctrl-C does, so the
-    files it was writing are not left behind as temporary files."""
-    if threading.current_thread() is threading.main_thread():
-        signal.signal(signal.SIGTERM, _interrupt)
+    files it was writing are not left behind as temporary files (the previous handler is put back after)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def main(argv: Sequence[str] | None = None) -> list[tuple[str, dict]]:
     args = build_parser().parse_args(argv)
+    with _stop_on_sigterm():
+        return run(args)
+
+
+def run(args: argparse.Namespace) -> list[tuple[str, dict]]:
+    """The command: check, plan, restore this process's share, sum up (`main` parses the flags)."""
     started = time.perf_counter()
-    _stop_on_sigterm()
     return_large_frees()
     out = Path(args.out)
     check_output_folder(out)
