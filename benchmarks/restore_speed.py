@@ -5,7 +5,7 @@
 
 For each photo size and task, `bigprior restore --degrade True --device cpu` runs as a new user runs it, in a
 process of its own, once with the reference tree's code and once with this tree's (alternating which goes
-first, `--repeats` times), on a photo made from scikit-image's `coffee` enlarged to the size. Each process
+first, `--repeats` times; with `--one_thread_reference` also the reference with OMP_NUM_THREADS=1), on a photo made from scikit-image's `coffee` enlarged to the size. Each process
 reports its wall time, CPU time, peak RSS and the seconds spent in each stage: read, degrade, invert,
 classical sources (whatever the built-in default's fusion blends: none for the paper's two-source network),
 fuse, score, write. A stage's seconds are the time threads spent in it, summed over threads, without the
@@ -150,12 +150,14 @@ def make_photo(folder: Path, width: int, height: int) -> Path:
     return path
 
 
-def run_tree(tree: Path, photo: Path, out: Path, task: str, extra: list[str], strict_reference: bool = False) -> dict:
+def run_tree(tree: Path, photo: Path, out: Path, task: str, extra: list[str], strict_reference: bool = False,
+             threads: int | None = None) -> dict:
+    """One restore in a process of its own (`threads`: its OMP_NUM_THREADS; default: as this process has it)."""
     shutil.rmtree(out, ignore_errors=True)  # a fresh folder: this tree would resume from a complete one
     argv = ["--task", task, "--input", str(photo), "--out", str(out), "--degrade", "True", "--device", "cpu", *extra]
     command = [sys.executable, str(Path(__file__).resolve()), "--driver", *(["--strict_reference"] if strict_reference else []),
                "--", *argv]
-    env = {**os.environ, "PYTHONPATH": str(tree / "code")}
+    env = {**os.environ, "PYTHONPATH": str(tree / "code"), **({"OMP_NUM_THREADS": str(threads)} if threads else {})}
     done = subprocess.run(command, cwd=tree, env=env, capture_output=True, text=True)
     lines = [line for line in done.stdout.splitlines() if line.startswith("RESULT ")]
     if done.returncode != 0 or not lines or json.loads(lines[-1][7:])["code"] != 0:
@@ -169,16 +171,23 @@ def restored_difference(a: Path, b: Path) -> int:
     return int(np.abs(np.asarray(Image.open(a)).astype(int) - np.asarray(Image.open(b)).astype(int)).max())
 
 
-def table(label: str, reference: dict, new: dict) -> str:
-    lines = [f"## {label}", "", "| | reference | this tree | ratio |", "| --- | --- | --- | --- |"]
+def table(label: str, runs: dict[str, dict]) -> str:
+    """Figures of each run (columns), then the reference's over this tree's (ratios)."""
+    new = runs["this tree"]
+    others = [name for name in runs if name != "this tree"]
+    lines = [f"## {label}", "", "| | " + " | ".join(runs) + " | " + " | ".join(f"{name} / this tree" for name in others) + " |",
+             "| --- |" + " --- |" * (len(runs) + len(others))]
+
+    def row(title: str, values: list[float], digits: str = ".2f", unit: str = "x") -> str:
+        ratios = [f"{value / values[-1]:.2f}{unit}" if values[-1] > 0.005 else "-" for value in values[:-1]]
+        return f"| {title} | " + " | ".join(format(value, digits) for value in values) + " | " + " | ".join(ratios) + " |"
+
     for key, title in (("wall", "wall, s"), ("cpu", "CPU time, s"), ("peak_rss_gb", "peak RSS, GB")):
-        lines.append(f"| {title} | {reference[key]:.2f} | {new[key]:.2f} | {reference[key] / new[key]:.2f}x |")
+        lines.append(row(title, [runs[name][key] for name in [*others, "this tree"]]))
     for stage in STAGES:
-        r, n = reference["stages"][stage], new["stages"][stage]
-        ratio = f"{r / n:.1f}x" if n > 0.005 else "-"
-        lines.append(f"| {stage}, s | {r:.2f} | {n:.2f} | {ratio} |")
-    lines.append(f"| load average (1 min) before / after | {reference['load_before']:.1f} / {reference['load_after']:.1f} | "
-                 f"{new['load_before']:.1f} / {new['load_after']:.1f} | |")
+        lines.append(row(f"{stage}, s", [runs[name]["stages"][stage] for name in [*others, "this tree"]]))
+    lines.append("| load average (1 min) before / after | " + " | ".join(
+        f"{runs[name]['load_before']:.1f} / {runs[name]['load_after']:.1f}" for name in [*others, "this tree"]) + " |" + " |" * len(others))
     return "\n".join(lines)
 
 
@@ -189,19 +198,25 @@ def record(path: Path | None, entry: dict) -> None:
 
 
 def compare_size(args: argparse.Namespace, work: Path, width: int, height: int, task: str) -> None:
+    """The reference as a user runs it, the reference with one torch thread (OMP_NUM_THREADS=1: PyTorch's two
+    threads stall each other on a loaded CPU, which this tree's workers avoid) and this tree, alternating."""
     photo = make_photo(work, width, height)
+    variants = {"reference": (args.reference, None), "reference, 1 thread": (args.reference, 1), "this tree": (ROOT, None)}
+    if not args.one_thread_reference:
+        del variants["reference, 1 thread"]
     best: dict[str, dict] = {}
     for repeat in range(args.repeats):
-        order = [("reference", args.reference), ("new", ROOT)]
-        for label, tree in order if repeat % 2 == 0 else order[::-1]:
-            result = run_tree(tree, photo, work / f"{label}_{task}_{width}", task, [])
-            if label not in best or result["wall"] < best[label]["wall"]:
-                best[label] = result
-    difference = restored_difference(*(work / f"{label}_{task}_{width}" / f"{photo.stem}_restored.png" for label in ("reference", "new")))
+        for name in list(variants) if repeat % 2 == 0 else list(variants)[::-1]:
+            tree, threads = variants[name]
+            result = run_tree(tree, photo, work / f"{name.replace(', ', '_').replace(' ', '_')}_{task}_{width}", task, [],
+                              threads=threads)
+            if name not in best or result["wall"] < best[name]["wall"]:
+                best[name] = result
+    difference = restored_difference(*(work / f"{name}_{task}_{width}" / f"{photo.stem}_restored.png" for name in ("reference", "this_tree")))
     label = f"{task}, {width}x{height}, default mode (best of {args.repeats})"
-    print(table(label, best["reference"], best["new"]))
+    print(table(label, {name: best[name] for name in variants}))
     print(f"\nrestored image, largest difference from the reference: {difference}/255\n", flush=True)
-    record(args.record, {"label": label, "reference": best["reference"], "new": best["new"], "max_difference": difference})
+    record(args.record, {"label": label, **best, "max_difference": difference})
 
 
 def compare_fp32(args: argparse.Namespace, work: Path, width: int, height: int, task: str) -> None:
@@ -215,7 +230,7 @@ def compare_fp32(args: argparse.Namespace, work: Path, width: int, height: int, 
         a, b = (outs[label] / f"{photo.stem}_{suffix}" for label in ("reference", "new"))
         same[suffix] = a.read_bytes() == b.read_bytes() if suffix.endswith(".npy") else restored_difference(a, b) == 0
     label = f"{task}, {width}x{height}, --precision fp32"
-    print(table(label, reference, new))
+    print(table(label, {"reference": reference, "this tree": new}))
     print(f"\nbit for bit the reference's strict run: {same}\n", flush=True)
     record(args.record, {"label": label, "reference": reference, "new": new, "bit_for_bit": same})
 
@@ -245,6 +260,8 @@ def main() -> None:
     parser.add_argument("--sizes", default="4000x3000,1155x866", help="photo sizes, WxH, comma-separated")
     parser.add_argument("--tasks", default="denoise", help="restore tasks, comma-separated")
     parser.add_argument("--repeats", type=int, default=1, help="runs of each tree per size (the fastest is kept)")
+    parser.add_argument("--one_thread_reference", action="store_true",
+                        help="also run the reference with OMP_NUM_THREADS=1 (how much is the thread count alone)")
     parser.add_argument("--fp32_size", default="640x480", help="photo size of the strict-mode check (0: none)")
     parser.add_argument("--demo", action="store_true", help="also time python code/demo.py of both trees")
     parser.add_argument("--work", type=Path, default=None, help="scratch folder (default: a temporary one)")
