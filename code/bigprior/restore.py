@@ -21,7 +21,7 @@ A rerun of the same command resumes: photos whose outputs are complete are skipp
 settings is refused with a line naming the flag that differs (`bigprior.restore_folder`). A photo that cannot
 be restored (unreadable, of the wrong kind for the task, without data) is reported in one line and the others
 go on; the run then ends with exit status 2. `<out>/summary.csv` has a row per photo. Under
-`torchrun --nproc_per_node=N [--nnodes M ...] -m bigprior.cli restore ...` the processes share the photos.
+`torchrun --nproc_per_node=N [--nnodes M ...] code/restore.py ...` the processes share the photos.
 """
 
 from __future__ import annotations
@@ -48,10 +48,10 @@ from .generators import load_generator
 from .inversion.spaces import LATENT_SPACES
 from .photos import Photo, PhotoHeader, probe_photo, read_photo
 from .photo_set import PhotoEntry, output_names, photo_set
-from .pipeline import FUSION_STAGE, INVERSION_STAGE, PIPELINE_PRECISIONS, Pipeline, Progress, simulate
+from .pipeline import INVERSION_STAGE, PIPELINE_PRECISIONS, Pipeline, Progress, simulate
 from .progress import progress_bar
 from .restoration import Restoration, Steering, steering_of
-from .restore_folder import (COMPLETE, FAILED, RESTORED, PhotoRow, check_settings, is_complete, run_settings,
+from .restore_folder import (FAILED, RESTORED, PhotoRow, check_settings, is_complete, run_settings,
                              summary_line, write_settings, write_summary)
 from .writer import OUTPUT_KINDS, check_output_folder, write_restoration
 from .runtime import resolve_device, return_large_frees
@@ -360,7 +360,11 @@ def restore_one_batch(pipeline: Pipeline, degradation: Degradation, args: argpar
     paths = [entry.path for entry in plan.entries]
     started = last = time.perf_counter()
     progress.inverted_at = None
-    on_error = lambda index, error: rows.append(PhotoWriter.failed(by_index[index], error))  # noqa: E731
+
+    def on_error(index: int, error: BIGPriorError) -> None:
+        rows.append(PhotoWriter.failed(by_index[index], error))
+        progress.photos.update(1)
+
     for index, r in restore_batch(pipeline, degradation, args, paths, list(by_index), progress,
                                   degradations=own, on_error=on_error):
         inverted = progress.inverted_at or started

@@ -40,16 +40,18 @@ def resolve_device(name: str = "auto") -> torch.device:
     return device
 
 
-MMAP_THRESHOLD = 256 * 1024  # bytes: larger allocations are mapped from the OS and given back when freed
+MMAP_THRESHOLD = 1024 * 1024  # bytes: larger allocations are mapped from the OS and given back when freed
 _GLIBC_M_MMAP_THRESHOLD = -3
 
 
 def return_large_frees() -> bool:
     """Have allocations above MMAP_THRESHOLD mapped from the operating system and unmapped when freed
     (glibc's mallopt; elsewhere nothing, and False). glibc otherwise raises its threshold as big buffers are
-    freed and keeps later ones in per-thread heaps that stay resident: a 12-megapixel restore's worker
-    threads then held about a gigabyte of freed tiles and temporaries (peak 3.5 GB instead of 2.5). A
-    process setting, for commands that handle large photos (restore, the demo)."""
+    freed (up to 32 MB) and keeps later ones in per-thread heaps that stay resident: a 12-megapixel
+    restore's worker threads then held about a gigabyte of freed tiles and temporaries (peak 3.5 GB; 2.2
+    with 1 MB). Below 1 MB the heap serves them: the inversion's many small tensors would otherwise cost a
+    mapping and its page faults each (a 256 KB threshold made its steps about 20% slower). A process
+    setting, for commands that handle large photos (restore, the demo)."""
     try:
         libc = ctypes.CDLL("libc.so.6")
         return bool(libc.mallopt(_GLIBC_M_MMAP_THRESHOLD, MMAP_THRESHOLD))
