@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from .data import part_data
 from .fusion_parts import part_col_bedroom, part_fusion_epoch, part_resume
 from .inversion_parts import inversion_part, part_torchrun
+from .restore_parts import part_restore_folder
 from .runner import Context, Section
 
 BUDGET_S = 480  # of the 600 s a device call may run: the rest is margin for a part that overruns its estimate
@@ -56,8 +57,8 @@ PLAN: tuple[Part, ...] = (
          "uninterrupted", needs_data=True),
     Part("torchrun", part_torchrun, 45, 20, 22, "torchrun --nproc_per_node=1 of the colorization script, 4 images",
          needs_data=True),
-    Part("restore-folder", None, 30, 20, 25, "reserved for issue 23: `bigprior restore` on a folder, photos per second "
-         "(the part goes here: a function in a new module, its goal row in goals.py)"),
+    Part("restore-folder", part_restore_folder, 30, 20, 25, "issue 23: `bigprior restore --degrade True` on a folder of "
+         "12 photos of 1 MP (denoise, default batch), photos per second"),
     Part("inversion-default-compiled", inversion_part("default-compiled"), 150, 45, 60,
          "TF32 torch.compile, colorization only, with what is left: one compile, static shapes; priors against eager TF32",
          smoke="the compiled path of inversion-bf16-compiled"),

@@ -291,6 +291,35 @@ def _restore_nan_tiff(ws: Path, a: Assets) -> Setup:
     return Setup(restore_argv(ws, [ws / "nan.tif"]), "nan.tif")
 
 
+@case("restore", "non-positive-batch-size")
+def _restore_batch_size(ws: Path, a: Assets) -> Setup:
+    return Setup(restore_argv(ws, [a.copy("photo.png", ws)], "--batch_size", "0"), "--batch_size")
+
+
+@case("restore", "folder-without-images")
+def _restore_empty_folder(ws: Path, a: Assets) -> Setup:
+    text_file(ws / "photos" / "notes.txt")
+    return Setup(restore_argv(ws, [ws / "photos"]), "photos")
+
+
+@case("restore", "mask-folder-without-a-photos-mask")
+def _restore_mask_folder(ws: Path, a: Assets) -> Setup:
+    write_rgb(ws / "photos" / "p.png", 32, 32)
+    write_rgb(ws / "photos" / "q.png", 32, 32)
+    a.copy("mask.png", ws, "masks/p.png")
+    return Setup(restore_argv(ws, [ws / "photos"], "--mask", str(ws / "masks")), "q.png")
+
+
+@case("restore", "an-output-folder-of-other-settings")
+def _restore_other_settings(ws: Path, a: Assets) -> Setup:
+    """The folder holds a photo restored with 1 inversion step; this run asks for 2: refused, nothing touched."""
+    photo = a.copy("photo.png", ws)
+    assert invoke("restore", restore_argv(ws, [photo])) == 0
+    argv = restore_argv(ws, [photo])
+    argv[argv.index("--iterations") + 1] = "2"
+    return Setup(argv, "--iterations")
+
+
 def _restore_output(ws: Path, a: Assets, parent: Path) -> tuple[list[str], str]:
     argv = restore_argv(ws, [a.copy("photo.png", ws)])
     argv[argv.index("--out") + 1] = str(parent / "out")
@@ -306,7 +335,8 @@ RESTORE = [
     pickle_case("restore", "fusion-checkpoint", _restore_fusion("net_0.pth")),
     *output_cases("restore", "out", _restore_output),
     _restore_gray_denoise, _restore_mask_size, _restore_png_weights, _restore_fusion_mismatch,
-    _restore_iterations, _restore_tile, _restore_nan_tiff,
+    _restore_iterations, _restore_tile, _restore_nan_tiff, _restore_batch_size, _restore_empty_folder,
+    _restore_mask_folder, _restore_other_settings,
 ]
 
 

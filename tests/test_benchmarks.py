@@ -93,3 +93,23 @@ def test_fusion_epoch_benchmark_strict_mode_equals_the_reference_loop(tmp_path: 
     assert result.returncode == 0, result.stderr[-2000:]
     assert re.search(r"fp32 vs release-style TF32-off loop 0\.00e\+00;", result.stdout), result.stdout
     assert len(re.findall(r"s/epoch", result.stdout)) == 5
+
+
+def test_restore_speed_counts_a_nested_stage_once_and_threads_each() -> None:
+    """benchmarks/restore_speed.py's stage clock: a timed call inside another (scores inside the writer) counts
+    for its own stage only; calls in other threads add up (stages that overlap can sum to more than the wall)."""
+    import threading
+    import time as clock_time
+
+    import restore_speed
+
+    clock = restore_speed.StageClock()
+    score = clock.wrap("score", lambda: clock_time.sleep(0.2))
+    write = clock.wrap("write", lambda: (clock_time.sleep(0.02), score()))
+    write()
+    threads = [threading.Thread(target=score) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert 0.02 <= clock.seconds["write"] < 0.15 and 0.6 <= clock.seconds["score"] < 1.5, clock.seconds

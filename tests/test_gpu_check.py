@@ -59,6 +59,8 @@ def test_gpu_check_smoke_run_writes_a_full_report(tmp_path: Path) -> None:
     assert len(re.findall(r"^\| 0 \| (extendFalse|extendTrue|bounded) \| 2 \| whole \|", text, re.MULTILINE)) == 3  # collect.py's rows
     assert "max |weight difference| = 0 (bit-identical)" in text
     assert "4 priors written" in text and "over 1 process(es)" in text
+    assert re.search(r"^\| 4 of 4 \| [0-9.]+ \| [0-9.]+ \| [0-9.]+ \|$", text, re.MULTILINE)  # restore-folder's table
+    assert re.search(r"\| restore a folder \(issue 23\): photos per second.* \| [0-9.]+ photos/s \| toy sizes \|", text)
     for row in ("| resume: the same weights as the uninterrupted run | 0 | toy sizes |",
                 "| fusion: strict fp32 weights identical to the release loop's | 0 | toy sizes |",
                 "| the whole script: report in $OUT after every part | written after every part | toy sizes |",
@@ -73,8 +75,9 @@ def test_the_plan_fits_the_budget_with_every_part_run_and_the_readme_holds_it() 
     names = [part.name for part in PLAN]
     assert names[0] == "data" and names[-1] == "inversion-default-compiled"  # the other compiled mode: with what is left
     assert names.index("inversion-bf16-compiled") < names.index("fusion") < names.index("col_bedroom")
-    reserved = [part for part in PLAN if part.run is None]
-    assert [part.name for part in reserved] == ["restore-folder"] and 20 <= reserved[0].estimate <= 30  # issue 23's place
+    assert [part.name for part in PLAN if part.run is None] == []  # every place of the plan has its part
+    folder = next(part for part in PLAN if part.name == "restore-folder")  # issue 23's, in the place it kept
+    assert names.index("torchrun") + 1 == names.index("restore-folder") and 20 <= folder.estimate <= 30 and not folder.smoke
     printed = subprocess.run(["bash", str(ROOT / "benchmarks" / "gpu_check.sh"), "--plan"], capture_output=True, text=True,
                              env={**os.environ, "PYTHON": sys.executable}, timeout=120)
     assert printed.returncode == 0 and printed.stdout.splitlines() == plan_table(), printed.stderr[-2000:]

@@ -21,14 +21,14 @@ import numpy as np
 import torch
 from PIL import Image
 from skimage import data as skimage_data
-from tqdm import tqdm
 
+from .progress import progress_bar
 from . import figures, imageio
 from .defaults import load_defaults
 from .degradations import REGISTRY
 from .generators import load_generator
 from .pipeline import Pipeline, Restoration
-from .runtime import resolve_device, seed_everything
+from .runtime import resolve_device, return_large_frees, seed_everything
 from .commandline import add_runtime_flags
 from .writer import check_output_folder, figure_panels, images_of
 
@@ -93,7 +93,7 @@ def run_demo(out: Path, photos: Sequence[str], iterations: int | None, device: t
     seed_everything(seed)
     generator = load_generator(load_defaults().generator_file)
     clean = {name: photo(name, short_side) for name in photos}
-    results = [run_task(task, clean, generator, device, iterations, seed) for task in tqdm(REGISTRY, desc="demo tasks")]
+    results = [run_task(task, clean, generator, device, iterations, seed) for task in progress_bar(REGISTRY, desc="demo tasks")]
     rows = [(f"{name}\n{t.name}", figure_panels(r, images_of(r)))
             for t in results for name, r in zip(photos, t.restorations)]
     figure = figures.panel_grid(rows, out / "demo_grid.png")
@@ -119,6 +119,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> None:
     args = build_parser().parse_args(argv)
     started = time.perf_counter()
+    return_large_frees()
     iterations = args.iterations if args.iterations is not None else (QUICK_ITERATIONS if args.quick else None)
     results, figure = run_demo(Path(args.out), QUICK_PHOTOS if args.quick else PHOTOS, iterations,
                                resolve_device(args.device), args.seed, QUICK_SIDE if args.quick else None)

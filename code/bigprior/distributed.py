@@ -74,6 +74,13 @@ def process_group(share: ProcessShare) -> Iterator[None]:
         dist.destroy_process_group()
 
 
+def barrier(share: ProcessShare) -> None:
+    """Wait until every process reaches this point (nothing without torchrun): e.g. every process has read
+    which outputs exist before any writes one, so that all of them share out the same work."""
+    if share.world > 1:
+        dist.barrier()
+
+
 Item = TypeVar("Item")
 
 

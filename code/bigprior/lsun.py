@@ -16,8 +16,8 @@ from pathlib import Path
 
 import numpy as np
 from PIL import Image, UnidentifiedImageError
-from tqdm import tqdm
 
+from .progress import progress_bar
 from . import imageio
 from .errors import BIGPriorError
 
@@ -82,7 +82,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     source, out = Path(args.lmdb), Path(args.out)
     imageio.check_output_folder(out, "--out")
     images, skipped = decoded_images(source, out, args.count, args.size)
-    for target, image in tqdm(images, desc=out.name, unit="image"):
+    for target, image in progress_bar(images, desc=out.name, unit="image"):
         imageio.write_png(target, image)
     if len(images) + skipped < args.count:
         print(f"note: {source} holds only {len(images) + skipped} images (asked for {args.count})")
@@ -93,7 +93,7 @@ def decoded_images(source: Path, out: Path, count: int, size: int) -> tuple[list
     """Every image still to write (its target and pixels), all decoded before the first is written so a
     bad record leaves no partial export; and the number already there."""
     images, skipped = [], 0
-    for key, encoded in tqdm(lmdb_records(source, count), total=count, desc=f"reading {source.name}", unit="image"):
+    for key, encoded in progress_bar(lmdb_records(source, count), total=count, desc=f"reading {source.name}", unit="image"):
         if "/" in key or key.startswith("."):
             raise BIGPriorError(f"{source}: key {key!r} cannot be a file name")
         target = out / f"{key}.png"

@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import math
 import os
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
-from scipy.ndimage import gaussian_filter
+from scipy.ndimage import gaussian_filter, uniform_filter
 from skimage.color import deltaE_cie76, rgb2lab
 from skimage.metrics import structural_similarity
 from torch import nn
@@ -62,27 +63,93 @@ def psnr(image: np.ndarray, reference: np.ndarray) -> float:
     return psnr_from_mse(mse(image, reference))
 
 
+def _clamped(image: np.ndarray) -> np.ndarray:
+    """A float image clamped to [0, 1] (SSIM's data range); uint8 as it is."""
+    return image if image.dtype == np.uint8 else np.clip(image, 0, 1)
+
+
 def ssim(image: np.ndarray, reference: np.ndarray) -> float:
     """SSIM (scikit-image, Gaussian-free 7x7 window, averaged over RGB channels) of images in [0, 1] or
     uint8; a float image is clamped to [0, 1] first (SSIM's data range; the fusion's unclamped output is
     scored as the 8-bit image it becomes). Tall images are scored a strip of rows at a time: each strip's
     SSIM map is computed with 3 rows of context on both sides and only the rows the whole image's map
-    keeps are summed, which gives the whole image's value up to float rounding."""
-    image = image if image.dtype == np.uint8 else np.clip(image, 0, 1)
-    if image.shape[0] <= STRIP_ROWS:
-        return float(structural_similarity(_as_float(reference), _as_float(image), data_range=1.0, channel_axis=-1))
+    keeps are summed, which gives the whole image's value up to float rounding (`ssim_many`)."""
+    return ssim_many([image], reference)[0]
+
+
+def ssim_many(images: list[np.ndarray], reference: np.ndarray, workers: int = 1) -> list[float]:
+    """`ssim` of several images against one reference. For tall images the reference's windowed means and
+    variances are computed once per strip and every map in reused buffers, with scikit-image's arithmetic
+    operation for operation, and the strips are shared between `workers` threads (NumPy and SciPy compute
+    without the GIL); the strips' sums are added in order, so each value is the one scikit-image's maps
+    give, bit for bit, whatever the number of workers."""
+    if reference.shape[0] <= STRIP_ROWS:
+        return [float(structural_similarity(_as_float(reference), _as_float(_clamped(image)), data_range=1.0, channel_axis=-1))
+                for image in images]
     pad = (SSIM_WINDOW - 1) // 2
-    height, width, channels = image.shape
-    total = np.zeros(channels)
+    height, width, channels = reference.shape
+    jobs = []
     for top, bottom in _strips(height):
         lo, hi = max(0, top - pad), min(height, bottom + pad)
         first, last = max(top, pad) - lo, min(bottom, height - pad) - lo  # rows of the kept map in this strip
         if first < last:
-            a, b = _as_float(image[lo:hi]), _as_float(reference[lo:hi])
-            for c in range(channels):
-                _, ssim_map = structural_similarity(b[..., c], a[..., c], data_range=1.0, full=True)
-                total[c] += ssim_map[first:last, pad : width - pad].sum()
-    return float(np.mean(total / ((height - 2 * pad) * (width - 2 * pad))))
+            jobs.append((lo, hi, slice(first, last)))
+
+    def strip_sums(part: list[tuple[int, int, slice]]) -> list[np.ndarray]:
+        maps, sums = _SsimMaps(min(height, STRIP_ROWS + 2 * pad), width), []
+        for lo, hi, rows in part:  # a channel of a strip at a time: float64 copies of a strip's channel only
+            sums.append(np.array([maps.sums(_as_float(reference[lo:hi, :, c]),
+                                            [_as_float(_clamped(image[lo:hi, :, c])) for image in images], rows,
+                                            slice(pad, width - pad)) for c in range(channels)]).T)
+        return sums
+
+    count = max(1, min(workers, len(jobs)))
+    parts = [jobs[k * len(jobs) // count : (k + 1) * len(jobs) // count] for k in range(count)]
+    with ThreadPoolExecutor(count) as pool:
+        ordered = [sums for part in pool.map(strip_sums, parts) for sums in part]
+    totals = np.zeros((len(images), channels))
+    for sums in ordered:
+        totals += sums
+    return [float(np.mean(total / ((height - 2 * pad) * (width - 2 * pad)))) for total in totals]
+
+
+class _SsimMaps:
+    """scikit-image's SSIM map (`structural_similarity`, uniform 7x7 window, sample covariance, K1 0.01,
+    K2 0.03, data range 1) of images against one reference, in buffers of one strip's size reused from strip
+    to strip (no fresh megabyte arrays: their page faults cost as much as the arithmetic)."""
+
+    C1, C2 = (0.01 * 1.0) ** 2, (0.03 * 1.0) ** 2
+    COV_NORM = SSIM_WINDOW**2 / (SSIM_WINDOW**2 - 1)
+
+    def __init__(self, rows: int, width: int) -> None:
+        self.buffers = {name: np.empty((rows, width)) for name in ("ux", "vx", "ux2", "uy", "uyy", "uxy", "a", "b", "t")}
+
+    def _filter(self, values: np.ndarray, name: str) -> np.ndarray:
+        return uniform_filter(values, size=SSIM_WINDOW, output=self.buffers[name][: values.shape[0]])
+
+    def sums(self, x: np.ndarray, ys: list[np.ndarray], rows: slice, columns: slice) -> list[float]:
+        """The sum of each y's SSIM map over rows x columns (x: scikit-image's im1, the reference)."""
+        n = x.shape[0]
+        b = {name: buffer[:n] for name, buffer in self.buffers.items()}
+        ux = self._filter(x, "ux")
+        uxx = self._filter(np.multiply(x, x, out=b["t"]), "vx")
+        vx = np.multiply(self.COV_NORM, np.subtract(uxx, np.multiply(ux, ux, out=b["ux2"]), out=b["vx"]), out=b["vx"])
+        ux2 = np.multiply(ux, ux, out=b["ux2"])
+        sums = []
+        for y in ys:
+            uy = self._filter(y, "uy")
+            uyy = self._filter(np.multiply(y, y, out=b["t"]), "uyy")
+            uxy = self._filter(np.multiply(x, y, out=b["t"]), "uxy")
+            uy2 = np.multiply(uy, uy, out=b["t"])
+            vy = np.multiply(self.COV_NORM, np.subtract(uyy, uy2, out=b["uyy"]), out=b["uyy"])
+            vxy = np.multiply(self.COV_NORM, np.subtract(uxy, np.multiply(ux, uy, out=b["a"]), out=b["uxy"]), out=b["uxy"])
+            a1 = np.add(np.multiply(np.multiply(2, ux, out=b["a"]), uy, out=b["a"]), self.C1, out=b["a"])
+            a2 = np.add(np.multiply(2, vxy, out=b["uxy"]), self.C2, out=b["uxy"])
+            b1 = np.add(np.add(ux2, uy2, out=b["b"]), self.C1, out=b["b"])
+            b2 = np.add(np.add(vx, vy, out=b["uyy"]), self.C2, out=b["uyy"])
+            ssim_map = np.divide(np.multiply(a1, a2, out=b["a"]), np.multiply(b1, b2, out=b["b"]), out=b["a"])
+            sums.append(ssim_map[rows, columns].sum())
+        return sums
 
 
 def auc(image: np.ndarray, reference: np.ndarray) -> float:

@@ -69,16 +69,26 @@ def kind_shares(sources: Sequence[Source], shares: np.ndarray) -> dict[SourceKin
 
 def share_picture(kinds: dict[SourceKind, np.ndarray]) -> np.ndarray:
     """HxWx3 uint8: each pixel the mixture of the kinds' colours (SHARE_COLOURS) by their shares, clamped."""
-    picture = np.zeros((*kinds[SourceKind.DATA].shape, 3), np.float32)
-    for kind, share in kinds.items():
-        picture += np.clip(share, 0, 1)[..., None] * np.asarray(SHARE_COLOURS[kind], np.float32)
-    return imageio.uint8_from_float(picture)
+    def rows(*shares: np.ndarray) -> np.ndarray:
+        picture = np.zeros((*shares[0].shape, 3), np.float32)
+        for kind, share in zip(kinds, shares):
+            picture += np.clip(share, 0, 1)[..., None] * np.asarray(SHARE_COLOURS[kind], np.float32)
+        return imageio.uint8_from_float(picture)
+
+    return imageio.by_rows(rows, *kinds.values())
 
 
 def observed_picture(observation: Observation) -> np.ndarray:
     """The observation as an HxWx3 float32 picture in [0, 1] (grey replicated, clamped): what the
     fusion saw, as it can be shown."""
     return imageio.chw_to_hwc(observation.x.clamp(0, 1).expand(3, -1, -1)).astype(np.float32)
+
+
+def observed_uint8(observation: Observation) -> np.ndarray:
+    """`observed_picture` as 8 bits (`imageio.uint8_from_float`), a block of rows at a time."""
+    x, block = observation.x, imageio.ROW_BLOCK
+    return np.concatenate([imageio.uint8_from_float(observed_picture(Observation(x[:, top : top + block])))
+                           for top in range(0, x.shape[-2], block)])
 
 
 def observation_values(observation: Observation) -> np.ndarray:

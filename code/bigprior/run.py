@@ -28,8 +28,8 @@ from typing import Any, ClassVar, Protocol, TypeVar
 import numpy as np
 import torch
 from torch import nn
-from tqdm import tqdm
 
+from .progress import progress_bar
 from . import imageio
 from .errors import BIGPriorError
 from .experiment import LOSS_FILE, STATE_FILE, create_numbered_dir, run_workspace, split_run_name
@@ -294,7 +294,7 @@ class EpochTrainer:
     def fit(self, batch_loss: BatchLoss, on_epoch_end: Callable[[EpochReport], None] | None = None) -> None:
         """Train from `self.start` to the last epoch, saving after each."""
         epochs = self.options.epochs
-        bar = tqdm(range(self.start, epochs), desc=f"training {self.run.folder.name}", initial=self.start, total=epochs)
+        bar = progress_bar(range(self.start, epochs), desc=f"training {self.run.folder.name}", initial=self.start, total=epochs)
         for epoch in bar:
             began = time.perf_counter()
             (total,) = host_values(self.epoch(epoch, batch_loss))

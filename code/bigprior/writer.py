@@ -1,7 +1,8 @@
 """Writing a restoration: its images at the photo's size, the account of its sources, a figure of shrunk
 panels, its metrics, and what a later re-blend needs to make the same files without any network.
 
-Per photo `<name>` (every file written atomically):
+Per photo `<name>` (every file written atomically, `<name>_metrics.json` last: its presence marks the photo's
+outputs complete, which is what a resumed `restore` checks):
 
     <name>_input.png        what the fusion saw (clamped to 8 bits)
     <name>_prior.png        the generative prior, enlarged to the photo
@@ -20,6 +21,7 @@ Per photo `<name>` (every file written atomically):
 from __future__ import annotations
 
 import json
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -32,7 +34,8 @@ from PIL import Image
 from . import figures, imageio
 from .degradations import Observation
 from .errors import BIGPriorError
-from .restoration import SHARE_COLOURS, Restoration, Source, SourceKind, Steering, share_picture
+from .restoration import SHARE_COLOURS, Restoration, Source, SourceKind, Steering, observed_uint8, share_picture
+from .workers import cpu_count
 
 PHI_OVERLAY_ALPHA = 0.55
 FIGURE_SIDE = 384  # the figure's panels are shown at most this large (the full-size images are written beside it)
@@ -41,6 +44,7 @@ FIGURE_KINDS = ("shares", "figure")  # shrunk, with titles and legends
 OUTPUT_KINDS = PHOTO_SIZE_KINDS + FIGURE_KINDS
 STATE_SUFFIX = "_restoration.npz"
 PHI_SUFFIX = "_phi.npy"
+METRICS_SUFFIX = "_metrics.json"  # written last
 
 
 def check_output_folder(out: Path) -> None:
@@ -50,13 +54,14 @@ def check_output_folder(out: Path) -> None:
 
 def phi_heat(phi: np.ndarray) -> np.ndarray:
     """HxWxC phi -> uint8 HxW map of its channel mean, clamped to [0, 1]."""
-    return imageio.uint8_from_float(np.clip(phi.mean(axis=2), 0, 1))
+    return imageio.by_rows(lambda block: imageio.uint8_from_float(np.clip(block.mean(axis=2), 0, 1)), phi)
 
 
 def phi_overlay(restored: np.ndarray, heat: np.ndarray) -> np.ndarray:
     """The restored image with mean phi as a heatmap on top (bright = taken from the prior)."""
     lut = colormaps[figures.PHI_COLORMAP](np.linspace(0, 1, 256))[:, :3].astype(np.float32)
-    return imageio.uint8_from_float((1 - PHI_OVERLAY_ALPHA) * restored + PHI_OVERLAY_ALPHA * lut[heat])
+    return imageio.by_rows(lambda image, levels: imageio.uint8_from_float(
+        (1 - PHI_OVERLAY_ALPHA) * image + PHI_OVERLAY_ALPHA * lut[levels]), restored, heat)
 
 
 def thumbnail(image: np.ndarray, side: int = FIGURE_SIDE) -> np.ndarray:
@@ -105,15 +110,19 @@ def figure_panels(r: Restoration, images: dict[str, np.ndarray]) -> list[figures
 
 def images_of(r: Restoration) -> dict[str, np.ndarray]:
     """The input (what the fusion saw), prior, restored image and mean phi as uint8 images of the photo's size."""
-    return {"input": imageio.uint8_from_float(r.observed()), "prior": r.prior,
+    return {"input": observed_uint8(r.observation), "prior": r.prior,
             "restored": imageio.uint8_from_float(r.restored), "phi": phi_heat(r.phi)}
 
 
 def _compact(array: np.ndarray) -> np.ndarray:
     """uint8 when the float32 array is exactly an 8-bit image (`imageio.float_from_uint8` of its
     rounding), else the float32 array: the state stays lossless and small for 8-bit photos."""
-    as_uint8 = imageio.uint8_from_float(array)
-    return as_uint8 if np.array_equal(imageio.float_from_uint8(as_uint8), array) else array.astype(np.float32)
+    rows = np.ascontiguousarray(array).reshape(-1, array.shape[-1])  # CxHxW or HxWxC: blocks of rows either way
+    as_uint8 = imageio.uint8_from_float(rows)
+    block = imageio.ROW_BLOCK
+    exact = all(np.array_equal(imageio.float_from_uint8(as_uint8[top : top + block]), rows[top : top + block])
+                for top in range(0, rows.shape[0], block))
+    return as_uint8.reshape(array.shape) if exact else array.astype(np.float32, copy=False)
 
 
 def _expand(array: np.ndarray) -> np.ndarray:
@@ -165,22 +174,26 @@ def read_restoration(stem: Path) -> Restoration:
 
 def write_restoration(r: Restoration, name: str, out: Path, steering: Steering = Steering()) -> dict[str, Path]:
     """Write every output of one photo at the photo's size (each file atomically) and its metrics, which
-    say how the result was `steering`-ed."""
-    images = images_of(r)
-    images["phi_overlay"] = phi_overlay(r.restored, images["phi"])
+    say how the result was `steering`-ed. The scores are computed while the images are written, the files
+    shared between threads (one per core); the metrics file is written last, when every other file is."""
     paths = {kind: out / f"{name}_{kind}.png" for kind in OUTPUT_KINDS}
-    for kind, image in images.items():
-        imageio.write_png(paths[kind], image)
-    for source, image in zip(r.sources, r.images):
-        if source.kind is not SourceKind.GENERATIVE:
-            imageio.write_png(out / f"{name}_{source.name}.png", image)
-    write_share_figure(r, share_picture(r.kind_shares()), paths["shares"])
-    figures.panel_grid([(name, figure_panels(r, images))], paths["figure"])
-    write_state(r, name, out)
-    paths["metrics"] = out / f"{name}_metrics.json"
+    with ThreadPoolExecutor(cpu_count(), thread_name_prefix="bigprior-writer") as pool:
+        scoring = pool.submit(r.scores)
+        images = images_of(r)
+        images["phi_overlay"] = phi_overlay(r.restored, images["phi"])
+        jobs = [pool.submit(imageio.write_png, paths[kind], image, True) for kind, image in images.items()]
+        jobs += [pool.submit(imageio.write_png, out / f"{name}_{source.name}.png", image, True)
+                 for source, image in zip(r.sources, r.images) if source.kind is not SourceKind.GENERATIVE]
+        jobs.append(pool.submit(write_state, r, name, out))
+        scores = scoring.result()
+        write_share_figure(r, share_picture(r.kind_shares()), paths["shares"])  # matplotlib: in this thread only
+        figures.panel_grid([(name, figure_panels(r, images))], paths["figure"])
+        for job in jobs:
+            job.result()
+    paths["metrics"] = out / f"{name}{METRICS_SUFFIX}"
     known = {"keep_known": r.keep_known} if r.observation.mask is not None else {}
     steered = {"steering": steering_summary(steering)}
-    imageio.write_json(paths["metrics"], {"name": name, **r.scores(), **known, **steered, "notes": r.notes})
+    imageio.write_json(paths["metrics"], {"name": name, **scores, **known, **steered, "notes": r.notes})
     return paths
 
 

@@ -27,8 +27,8 @@ from pathlib import Path
 import numpy as np
 import torch
 from torch import nn
-from tqdm import tqdm
 
+from ..progress import progress_bar
 from .. import imageio, metrics
 from ..degradations import BlindAWGN, degradation_class
 from ..errors import BIGPriorError
@@ -115,7 +115,7 @@ def _stack_same_size(images: list[torch.Tensor], paths: list[Path]) -> torch.Ten
 
 def _load_training_data(options: DnCNNOptions, experiment: Experiment) -> _TrainingData:
     train_indices, test_indices = experiment.split(options.train_count)
-    clean = _stack_same_size([experiment.read_gt(i) for i in tqdm(train_indices, desc="loading training images", leave=False)],
+    clean = _stack_same_size([experiment.read_gt(i) for i in progress_bar(train_indices, desc="loading training images", leave=False)],
                              [experiment.gt_path(i) for i in train_indices])
     noisy = None
     if options.noise == "stored":
@@ -211,7 +211,7 @@ def evaluate_denoiser(folder: Path, epoch: int | None, device: torch.device, bat
     out_dir = experiment.method_dir(METHOD)
     rows = []
     with torch.no_grad(), numeric_mode(options.precision, device) as autocast:
-        for start in tqdm(range(0, len(indices), batch_size), desc=f"denoising with {folder.name} epoch {epoch}"):
+        for start in progress_bar(range(0, len(indices), batch_size), desc=f"denoising with {folder.name} epoch {epoch}"):
             batch = indices[start : start + batch_size]
             noisy = torch.stack([experiment.read_observation(i) for i in batch]).to(device)
             with autocast():

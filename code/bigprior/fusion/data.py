@@ -13,8 +13,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import torch
-from tqdm import tqdm
 
+from ..progress import progress_bar
 from .. import imageio
 from ..errors import BIGPriorError
 from ..experiment import Experiment
@@ -89,7 +89,7 @@ def load_fusion_data(experiment: Experiment, indices: Sequence[int], spec: Fusio
     """Read and check every image's data before anything is trained or written."""
     indices = list(indices)
     with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
-        items = list(tqdm(pool.map(lambda i: read_image_data(experiment, spec, i), indices), total=len(indices),
+        items = list(progress_bar(pool.map(lambda i: read_image_data(experiment, spec, i), indices), total=len(indices),
                           desc=desc, leave=False))
     first_shape = items[0][1].shape
     for i, item in zip(indices, items):

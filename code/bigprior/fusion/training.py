@@ -23,8 +23,8 @@ from pathlib import Path
 import numpy as np
 import torch
 from torch import nn
-from tqdm import tqdm
 
+from ..progress import progress_bar
 from .. import imageio, metrics
 from ..errors import BIGPriorError
 from ..experiment import (
@@ -242,7 +242,7 @@ def _fused_batches(model: FusionNetwork, data: FusionData, precision: str, devic
                    desc: str) -> Iterator[FusedBatch]:
     """Each batch of `data`, fused."""
     with torch.no_grad(), numeric_mode(precision, device) as autocast:
-        for start in tqdm(range(0, len(data), batch_size), desc=desc):
+        for start in progress_bar(range(0, len(data), batch_size), desc=desc):
             x, gt, sources, *mask = (t.to(device) for t in data.batch(slice(start, start + batch_size)))
             with autocast():
                 out, shares = model.fuse(x, sources, *mask)

@@ -16,8 +16,8 @@ from pathlib import Path
 import numpy as np
 import torch
 from PIL import Image
-from tqdm import tqdm
 
+from ..progress import progress_bar
 from .. import imageio
 from ..errors import BIGPriorError
 from ..experiment import PAPER_TRAIN_COUNT
@@ -67,6 +67,6 @@ def load_image_folders(
         return square_resize(read_rgb8(path), resolution)
 
     with ThreadPoolExecutor(max(1, workers)) as pool:
-        images = list(tqdm(pool.map(read, paths), total=len(paths), desc="loading training images"))
+        images = list(progress_bar(pool.map(read, paths), total=len(paths), desc="loading training images"))
     array = np.stack(images).transpose(0, 3, 1, 2)
     return torch.from_numpy(array).float().div_(127.5).sub_(1.0)

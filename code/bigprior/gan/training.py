@@ -37,8 +37,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 from torchvision.utils import make_grid
-from tqdm import tqdm
 
+from ..progress import progress_bar
 from .. import imageio
 from ..errors import BIGPriorError
 from ..generators.pggan import PGGANGenerator
@@ -327,7 +327,7 @@ def _train_steps(
     folder, window = run.folder, []
     seconds_before, session_start = state.train_seconds, time.perf_counter()
     window_start = session_start
-    bar = tqdm(range(state.step, options.steps), desc=f"training {folder.name}", initial=state.step, total=options.steps)
+    bar = progress_bar(range(state.step, options.steps), desc=f"training {folder.name}", initial=state.step, total=options.steps)
     for step in bar:
         window.append(training_step(nets, reals, options, step, device))
         done = step + 1

@@ -21,6 +21,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+from ..progress import progress_bar
 from .. import imageio
 from ..degradations import REGISTRY
 from ..errors import BIGPriorError
@@ -87,7 +88,7 @@ def check_task(task: str, args: argparse.Namespace, generator: torch.nn.Module, 
                device: torch.device) -> TaskCheck:
     inverter = build_inverter(args, REGISTRY[task].from_flags(args), device, generator)
     started = time.perf_counter()
-    with tqdm(total=len(clean) * args.iterations, unit="img-step", desc=task, leave=False) as bar:
+    with progress_bar(total=len(clean) * args.iterations, unit="img-step", desc=task, leave=False) as bar:
         results = list(run_batches(inverter, clean, args.batch_size, bar=bar))
     seconds = time.perf_counter() - started
     start = list(run_batches(inverter, clean, args.batch_size, iterations=0))

@@ -21,15 +21,24 @@ from collections.abc import Callable
 from typing import TypeVar
 
 import torch
-import torch._dynamo
 
 from ..errors import BIGPriorError
 
 F = TypeVar("F", bound=Callable[..., torch.Tensor])
 RECOMPILE_LIMIT = 64
 COMPILE_MODES = ("dynamic", "static")
-# the config key was `cache_size_limit` before torch 2.6 renamed it; whichever this torch has is raised
-LIMIT_KEY = "recompile_limit" if hasattr(torch._dynamo.config, "recompile_limit") else "cache_size_limit"
+
+
+def _dynamo():  # noqa: ANN202 - the module
+    """torch._dynamo, imported when a step is compiled: importing it costs seconds every command would pay."""
+    import torch._dynamo
+
+    return torch._dynamo
+
+
+def limit_key() -> str:
+    """The config key was `cache_size_limit` before torch 2.6 renamed it; whichever this torch has is raised."""
+    return "recompile_limit" if hasattr(_dynamo().config, "recompile_limit") else "cache_size_limit"
 
 
 def compile_mode(compile: bool | str) -> str | None:
@@ -47,7 +56,8 @@ def compiled(function: F, dynamic: bool = True) -> F:
     """`torch.compile(function)`, once per function and mode per process (the networks are arguments, so later
     batches and later inversions reuse its variants), with the recompile limit raised to `RECOMPILE_LIMIT`.
     `dynamic=False`: static shapes (`torch.compile(dynamic=False)`)."""
-    setattr(torch._dynamo.config, LIMIT_KEY, max(getattr(torch._dynamo.config, LIMIT_KEY), RECOMPILE_LIMIT))
+    config, key = _dynamo().config, limit_key()
+    setattr(config, key, max(getattr(config, key), RECOMPILE_LIMIT))
     return torch.compile(function) if dynamic else torch.compile(function, dynamic=False)
 
 
@@ -56,4 +66,4 @@ def dynamic_batch(*tensors: torch.Tensor | None) -> None:
     batch of one, which dynamo specialises, is left as it is (`maybe_mark_dynamic` does not insist)."""
     for tensor in tensors:
         if tensor is not None:
-            torch._dynamo.maybe_mark_dynamic(tensor, 0)
+            _dynamo().maybe_mark_dynamic(tensor, 0)

@@ -16,7 +16,6 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 from torch import nn
-from torchvision.models.vgg import cfgs, make_layers
 
 from ..errors import BIGPriorError
 from ..zoo import find_vgg16_weights
@@ -33,6 +32,8 @@ def vgg16_features(layer: int, weights: str | os.PathLike | None = None) -> nn.S
     """VGG16 `features[:layer]` with weights from a torchvision state dict file; random if `weights` is None."""
     if not 1 <= layer <= VGG16_LAYERS:
         raise BIGPriorError(f"--vgg_layer {layer}: expected 1..{VGG16_LAYERS}")
+    from torchvision.models.vgg import cfgs, make_layers  # here: torchvision is imported only for the VGG term
+
     features = make_layers(cfgs["D"])
     if weights is not None:
         try:

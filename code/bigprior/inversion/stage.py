@@ -25,6 +25,7 @@ import torch
 from PIL import Image
 from tqdm import tqdm
 
+from ..progress import progress_bar
 from .. import imageio
 from ..degradations import Degradation, Observation, mask_to_uint8
 from ..distributed import ProcessShare, gather_objects
@@ -129,16 +130,23 @@ class Inverter:
                         for image, index in zip(clean, indices)]
         return self.invert_observations(observations, indices, clean, progress, iterations)
 
+    def working(self, observation: Observation) -> Observation:
+        """The observation on the generator's grid (itself when of the generator's size). Its resampling is a
+        matrix product whose float rounding depends on the number of torch threads."""
+        return self.degradation.at_size(observation, self.resolution, self.resolution)
+
     def invert_observations(self, observations: Sequence[Observation], indices: Sequence[int],
                             clean: Sequence[np.ndarray | None] | None = None,
                             progress: Callable[[int], None] | None = None,
-                            iterations: int | None = None) -> list[InvertedImage]:
+                            iterations: int | None = None,
+                            working: Sequence[Observation] | None = None) -> list[InvertedImage]:
         """Invert given observations (e.g. a user's degraded photos, any size); `clean`, when known, is
-        the ground truth the colorization prior takes its luma from (else the observation's luma is used)."""
-        s, degradation, side = self.settings, self.degradation, self.resolution
+        the ground truth the colorization prior takes its luma from (else the observation's luma is used);
+        `working`: the observations already brought to the generator's grid (`working`)."""
+        s, degradation = self.settings, self.degradation
         iterations = s.iterations if iterations is None else iterations
         clean = list(clean) if clean is not None else [None] * len(observations)
-        working = [degradation.at_size(o, side, side) for o in observations]
+        working = list(working) if working is not None else [self.working(o) for o in observations]
         targets = torch.stack([degradation.inversion_target(o.x) for o in working]).to(self.device) * 2 - 1
         masks = None
         if working[0].mask is not None:
@@ -302,7 +310,7 @@ def run_stage(
     if share.rank == 0:
         write_sigmas(experiment, degradation, seed, total_images)
     reset_peak_memory(inverter.device)
-    with tqdm(total=len(pending) * inverter.settings.iterations, unit="img-step", desc=experiment.name, disable=share.rank != 0,
+    with progress_bar(total=len(pending) * inverter.settings.iterations, unit="img-step", desc=experiment.name, disable=share.rank != 0,
               smoothing=0.05) as bar:
         run = functools.partial(invert_batch, inverter, clean, bar)
         for batch, (results, seconds) in batches_that_fit(pending, run, BatchSize(batch_size), inverter.device, bar.write):

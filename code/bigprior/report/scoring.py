@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-from tqdm import tqdm
 
+from ..progress import progress_bar
 from .. import imageio, metrics
 from ..errors import BIGPriorError
 from ..experiment import Experiment
@@ -175,7 +175,7 @@ def score(entries: Sequence[Entry], scorer: Scorer, workers: int = 4) -> Scores:
     """Score every test image of every entry (threads, with a progress bar), then gather per entry."""
     jobs = [(entry, index) for entry in entries for index in entry.indices]
     with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
-        done = list(tqdm(pool.map(lambda job: evaluate_image(*job, scorer), jobs), total=len(jobs), desc="scoring images"))
+        done = list(progress_bar(pool.map(lambda job: evaluate_image(*job, scorer), jobs), total=len(jobs), desc="scoring images"))
     results: dict[str, list[ImageResult]] = {entry.key: [] for entry in entries}
     for (entry, _), result in zip(jobs, done):
         results[entry.key].append(result)

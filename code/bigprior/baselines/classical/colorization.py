@@ -25,8 +25,8 @@ from importlib import resources
 from typing import TYPE_CHECKING, ClassVar
 
 import numpy as np
-from tqdm import tqdm
 
+from ...progress import progress_bar
 from ... import imageio
 from ...degradations import LUMA_WEIGHTS, Colorization, Observation
 from .base import ClassicalMethod, observed_array, register
@@ -88,7 +88,7 @@ class ChromaStatistics:
     def of_experiment(cls, experiment: Experiment, indices: Sequence[int]) -> ChromaStatistics:
         """From an experiment's training images: their observations (input/) and ground truths (GT/)."""
         pairs = ((experiment.read_observation(i)[0].numpy(), imageio.chw_to_hwc(experiment.read_gt(i)))
-                 for i in tqdm(indices, desc=f"chroma of the training images of {experiment.name}", leave=False))
+                 for i in progress_bar(indices, desc=f"chroma of the training images of {experiment.name}", leave=False))
         return cls.of_images(list(pairs))
 
     def mean(self) -> np.ndarray:

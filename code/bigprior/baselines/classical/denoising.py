@@ -15,7 +15,6 @@ from typing import ClassVar
 
 import cv2
 import numpy as np
-from skimage.restoration import denoise_nl_means, denoise_tv_chambolle, estimate_sigma
 
 from ... import imageio
 from ...degradations import BlindAWGN, Observation
@@ -25,6 +24,8 @@ from .base import ClassicalMethod, as_output, observed_array, register
 def estimated_sigma(image: np.ndarray) -> float:
     """The noise standard deviation of an HxWx3 float image (same scale as the image), estimated blind:
     scikit-image's `estimate_sigma`, averaged over the channels."""
+    from skimage.restoration import estimate_sigma  # here: skimage.restoration imports scipy.stats (seconds)
+
     return float(estimate_sigma(image, channel_axis=-1, average_sigmas=True))
 
 
@@ -56,6 +57,8 @@ class NLMeans(BlindDenoiser):
     patch_distance: int = 6
 
     def denoise(self, image: np.ndarray, sigma: float) -> np.ndarray:
+        from skimage.restoration import denoise_nl_means
+
         return denoise_nl_means(image, patch_size=self.patch_size, patch_distance=self.patch_distance,
                                 h=self.h_factor * sigma, fast_mode=True, sigma=sigma, channel_axis=-1)
 
@@ -70,6 +73,8 @@ class TV(BlindDenoiser):
     weight_factor: float = 0.75
 
     def denoise(self, image: np.ndarray, sigma: float) -> np.ndarray:
+        from skimage.restoration import denoise_tv_chambolle
+
         return denoise_tv_chambolle(image, weight=self.weight_factor * sigma, channel_axis=-1)
 
 

@@ -17,8 +17,8 @@ from typing import Any
 
 import numpy as np
 import torch
-from tqdm import tqdm
 
+from ...progress import progress_bar
 from ... import imageio
 from ...degradations import Observation, read_mask
 from ...errors import BIGPriorError
@@ -131,7 +131,7 @@ def run_peers(experiment: Experiment, outputs: Sequence[PeerOutputs], indices: S
         output.check()
     counts = {output.method.name: StageCount() for output in outputs}
     names = ", ".join(counts)
-    for index in tqdm(indices, desc=f"peers {experiment.name} ({names})"):
+    for index in progress_bar(indices, desc=f"peers {experiment.name} ({names})"):
         todo = [output for output in outputs if not output.image(index).is_file()]
         for output in outputs:
             counts[output.method.name].kept += output not in todo
