@@ -1,7 +1,7 @@
 """One visitor of `bigprior app`: their photo, their restoration and their files, in a folder of their own.
 
 No gradio here (the page is `server.py`), so the logic is tested without a browser. A restore runs the
-functions `bigprior restore` runs (`task_degradation`, `check_photos`, `build_pipeline`, `restore_batch`,
+functions `bigprior restore` runs (`task_degradation`, `check_photo`, `build_pipeline`, `restore_batch`,
 `steering_from_args`, `write_restoration`) on flags parsed by restore's own parser (`restore_argv`), so
 that the page's result is the CLI's bit for bit for the same photo, masks, models, seed and settings.
 The drawn masks are written as the mask files the CLI reads; the archive holds every file restore writes
@@ -31,6 +31,7 @@ from .. import imageio, restore
 from ..degradations import read_mask
 from ..demo import photo as demo_photo
 from ..errors import BIGPriorError
+from ..photo_set import PhotoEntry
 from ..photos import probe_photo, read_rgb8
 from ..pipeline import Progress
 from ..restoration import Restoration, Steering, share_picture, steering_of
@@ -242,7 +243,7 @@ class AppSession:
             args = restore.build_parser().parse_args(restore_argv(request, self.settings, photo, run / "out", masks))
             mask = read_mask(Path(args.mask)) if args.mask else None
             task, degradation = restore.task_degradation(args, mask)
-            restore.check_photos([photo], degradation, args.degrade)
+            restore.check_photo(PhotoEntry(photo, 0, photo.stem), degradation, args.degrade)
             pipeline = restore.build_pipeline(args, task, degradation)
             _, restoration = next(restore.restore_batch(pipeline, degradation, args, [photo], [0], self._checked(progress)))
             steering = restore.steering_from_args(args, restoration.size)
