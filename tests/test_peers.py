@@ -96,6 +96,24 @@ def test_denoisers_are_the_libraries_own_with_the_estimated_sigma():
     assert np.array_equal(fast.restore(observation), expected8.astype(np.float32) / 255)
 
 
+def test_nl_means_of_a_tall_photo_in_row_bands_is_the_whole_images(monkeypatch):
+    """A photo of more than BAND_ROWS rows is denoised in bands on the cores' threads: bit for bit the
+    library's result on the whole image (bands of 24 rows here, so that a small image has many)."""
+    from bigprior.baselines.classical import base
+
+    monkeypatch.setattr(base, "BAND_ROWS", 24)
+    monkeypatch.setattr(base, "cpu_count", lambda: 3)
+    rng = np.random.default_rng(5)
+    x = np.clip(0.5 + rng.normal(0, 0.1, (100, 40, 3)), 0, 1).astype(np.float32)
+    nlm = REGISTRY["NLMeans"]()
+    expected = denoise_nl_means(x, patch_size=5, patch_distance=6, h=0.5 * 0.1, fast_mode=True, sigma=0.1, channel_axis=-1)
+    assert np.array_equal(nlm.denoise(x, 0.1), expected)
+    def whole(image: np.ndarray) -> np.ndarray:
+        return denoise_nl_means(image, patch_size=5, patch_distance=6, h=0.05, fast_mode=True, sigma=0.1, channel_axis=-1)
+
+    assert not np.array_equal(base.in_row_bands(whole, x, margin=4), expected)  # the margin is what makes it exact
+
+
 @needs_bm3d
 def test_bm3d_is_the_packages_own_single_threaded():
     import bm3d

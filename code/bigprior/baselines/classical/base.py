@@ -19,13 +19,15 @@ import dataclasses
 import importlib
 import importlib.util
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
 from ...degradations import Degradation, Observation, degradation_class
 from ...errors import BIGPriorError
+from ...workers import cpu_count
 
 if TYPE_CHECKING:
     from ...experiment import Experiment
@@ -114,6 +116,27 @@ def missing_pixels(observation: Observation, method: str) -> np.ndarray:
     if missing.shape != tuple(observation.x.shape[-2:]):
         raise ValueError(f"{method}: mask {missing.shape} and image {tuple(observation.x.shape[-2:])} differ in size")
     return missing
+
+
+BAND_ROWS = 512  # rows of one band of `in_row_bands` (fixed: the result does not depend on the thread count)
+
+
+def in_row_bands(function: Callable[[np.ndarray], np.ndarray], image: np.ndarray, margin: int) -> np.ndarray:
+    """`function` of an HxWxC image computed on bands of BAND_ROWS rows, each with `margin` rows of the image
+    on either side (so that a local filter whose reach is at most `margin` gives each band's own rows as on
+    the whole image, up to float rounding), on the cores' threads (the filters release the GIL). An image of
+    at most BAND_ROWS rows is one call: the benchmark's 256 px sources are those of the whole image."""
+    height = image.shape[0]
+    if height <= BAND_ROWS:
+        return function(image)
+    tops = range(0, height, BAND_ROWS)
+
+    def band(top: int) -> np.ndarray:
+        start, stop = max(0, top - margin), min(height, top + BAND_ROWS + margin)
+        return function(image[start:stop])[top - start : top - start + min(BAND_ROWS, height - top)]
+
+    with ThreadPoolExecutor(cpu_count(), thread_name_prefix="bigprior-bands") as pool:
+        return np.concatenate(list(pool.map(band, tops)))
 
 
 def as_output(image: np.ndarray) -> np.ndarray:

@@ -18,7 +18,7 @@ import numpy as np
 
 from ... import imageio
 from ...degradations import BlindAWGN, Observation
-from .base import ClassicalMethod, as_output, observed_array, register
+from .base import ClassicalMethod, as_output, in_row_bands, observed_array, register
 
 
 def estimated_sigma(image: np.ndarray) -> float:
@@ -59,8 +59,12 @@ class NLMeans(BlindDenoiser):
     def denoise(self, image: np.ndarray, sigma: float) -> np.ndarray:
         from skimage.restoration import denoise_nl_means
 
-        return denoise_nl_means(image, patch_size=self.patch_size, patch_distance=self.patch_distance,
-                                h=self.h_factor * sigma, fast_mode=True, sigma=sigma, channel_axis=-1)
+        def denoised(band: np.ndarray) -> np.ndarray:
+            return denoise_nl_means(band, patch_size=self.patch_size, patch_distance=self.patch_distance,
+                                    h=self.h_factor * sigma, fast_mode=True, sigma=sigma, channel_axis=-1)
+
+        # a pixel's result reads the pixels within patch_distance + patch_size // 2 of it
+        return in_row_bands(denoised, image, margin=self.patch_distance + self.patch_size)
 
 
 @register
