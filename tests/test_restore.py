@@ -57,12 +57,18 @@ def test_committed_models_load_and_run():
     for task, default in defaults.tasks.items():
         channels = degradation_class(task).observation_channels
         model = default.fusion_model(torch.device("cpu"))
-        x, prior = torch.rand(1, channels, 32, 32), torch.rand(1, 3, 32, 32)
+        source_count = max(1, len(default.spec.sources) - 1)  # the paper's fusion: the prior only
+        x, sources = torch.rand(1, channels, 32, 32), torch.rand(1, source_count, 3, 32, 32)
         with torch.no_grad():
-            out, phi = model(x, prior)
-        assert out.shape == phi.shape == (1, 3, 32, 32) and torch.isfinite(out).all()
-        # issue 15: the built-in networks' phi is a share, in [0, 1] by construction
-        assert default.spec.phi_activation == "sigmoid" and 0 <= phi.min() and phi.max() <= 1
+            out, shares = model.fuse(x, sources)
+        assert out.shape == (1, 3, 32, 32) and torch.isfinite(out).all()
+        # issue 15: the built-in networks' phi is a share, in [0, 1] by construction (issue 19: the
+        # multi-source networks' shares are softmax weights, as col's and denblind's)
+        assert 0 <= shares.min() and shares.max() <= 1
+        if default.spec.sources:
+            assert set(default.classical_methods()) == set(default.spec.sources) - {"x", "gan"}
+        else:
+            assert default.spec.phi_activation == "sigmoid"
         # issue 13: trained at native resolution, on priors enlarged from the generator's size
         assert default.scale.prior_resolution == generator.resolution < default.scale.image_resolution
     total = sum(p.stat().st_size for p in defaults.generator_file.parent.glob("*.pth"))
@@ -129,19 +135,21 @@ def test_output_size_equals_input_size_for_odd_sizes(tmp_path, size):
 
 
 def test_tiled_fusion_equals_one_pass():
-    fusion = load_defaults().task("denblind").fusion_model(torch.device("cpu"))
+    default = load_defaults().task("denblind")  # the multi-source network: x, the prior and NL-means
+    fusion = default.fusion_model(torch.device("cpu"))
     assert receptive_radius(fusion) == 23  # the built-in U-Net's stated radius (tests/test_phi_options.py checks it)
     generator = torch.Generator().manual_seed(0)
-    x, prior = torch.rand(3, 150, 131, generator=generator), torch.rand(3, 150, 131, generator=generator)
-    whole_out, whole_phi = fuse_tiled(fusion, x, prior[None], tile=1000)
+    x = torch.rand(3, 150, 131, generator=generator)
+    sources = torch.rand(len(default.spec.sources) - 1, 3, 150, 131, generator=generator)
+    whole_out, whole_phi = fuse_tiled(fusion, x, sources, tile=1000)
     for tile in (17, 64):
-        out, phi = fuse_tiled(fusion, x, prior[None], tile=tile)
+        out, phi = fuse_tiled(fusion, x, sources, tile=tile)
         assert float((out - whole_out).abs().max()) < 1e-5 and float((phi - whole_phi).abs().max()) < 1e-5
     # a margin well short of the receptive field shows at the seams (tests/test_phi_options.py pins the radius itself)
     short = pipeline_module.receptive_radius
     try:
         pipeline_module.receptive_radius = lambda network: short(network) // 2
-        out, _ = fuse_tiled(fusion, x, prior[None], tile=64)
+        out, _ = fuse_tiled(fusion, x, sources, tile=64)
     finally:
         pipeline_module.receptive_radius = short
     assert float((out - whole_out).abs().max()) > 1e-4
