@@ -36,6 +36,7 @@ from bigprior.app.models import BUILT_IN, find_models
 from bigprior.app.session import AppSession, AppSettings, RestoreRequest, SessionClosed, Sessions, command_line
 from bigprior.commandline import run_cli
 from bigprior.errors import BIGPriorError
+from bigprior.restoration import SourceKind
 from bigprior.restoration import Steering
 from bigprior.restore import main as restore_main
 from bigprior.writer import phi_heat, phi_overlay, read_restoration
@@ -173,7 +174,18 @@ def test_the_sessions_restoration_is_the_clis_bit_for_bit(session, tmp_path):
     assert not np.array_equal(steered.restored, view.restored)
     # new protect / prior regions re-blend too, without a new inversion
     regions = session.steer(1.0, 1.0, {"protect": np.ones((72, 96), bool), "prior_region": None})
-    assert not regions.phi.any() and np.array_equal(regions.restored, imageio.read_rgb(folder / "cat_input.png"))
+    shown = session.shown  # protected everywhere: no generative share anywhere
+    generative = [k for k, source in enumerate(shown.sources) if source.kind is SourceKind.GENERATIVE]
+    assert generative and not shown.shares[generative].any()
+    if len(shown.sources) == 1:  # the paper's fusion: the observation itself
+        assert not regions.phi.any() and np.array_equal(regions.restored, imageio.read_rgb(folder / "cat_input.png"))
+    else:  # a multi-source network (the built-in denoiser): the observation and the classical sources, as before
+        assert np.array_equal(regions.restored, imageio.uint8_from_float(shown.restored))
+        assert not np.array_equal(regions.restored, steered.restored)
+        classical = [k for k in range(len(shown.sources)) if k not in generative]
+        before = session.base.shares
+        kept = before[classical] / np.maximum(1 - before[generative].sum(axis=0), 1e-12)
+        assert np.allclose(shown.shares[classical], kept, atol=1e-5)
 
 
 def test_a_closed_page_stops_its_run_and_removes_its_files(session, tmp_path):

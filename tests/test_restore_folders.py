@@ -204,21 +204,24 @@ def test_progress_off_a_terminal_writes_a_few_whole_lines() -> None:
 def test_the_fast_fusion_agrees_with_the_trained_network_and_the_tiles_with_one_pass() -> None:
     """fuse_photo of the trained network equals fuse_tiled (one thread) bit for bit, on 1 or 2 workers (each
     tile is computed alone); the inference copy (batch norms folded, channels-last) agrees to float rounding."""
-    fusion = load_defaults().task("denblind").fusion_model(torch.device("cpu"))
+    default = load_defaults().task("denblind")  # a multi-source network: the prior and NL-means
+    fusion = default.fusion_model(torch.device("cpu"))
     generator = torch.Generator().manual_seed(0)
     x = torch.rand(3, 150, 131, generator=generator)
-    prior = (torch.rand(150, 131, 3, generator=generator) * 255).round().to(torch.uint8).numpy()
+    sources = [(torch.rand(150, 131, 3, generator=generator) * 255).round().to(torch.uint8).numpy()
+               for _ in range(max(1, len(default.spec.sources) - 1))]  # the paper's fusion: the prior alone
     from bigprior.degradations import Observation
     from bigprior.imageio import float_from_uint8, hwc_to_chw
 
+    stacked = torch.stack([hwc_to_chw(float_from_uint8(source)) for source in sources])
     with CpuWorkers(1):  # one torch thread, as each worker computes
-        tiled_out, tiled_phi = fuse_tiled(fusion, x, hwc_to_chw(float_from_uint8(prior))[None], tile=64)
+        tiled_out, tiled_shares = fuse_tiled(fusion, x, stacked, tile=64)
     for count in (1, 2):
         with CpuWorkers(count) as workers:
-            out, shares = fuse_photo(fusion, Observation(x), [prior], 64, torch.device("cpu"), workers)
+            out, shares = fuse_photo(fusion, Observation(x), sources, 64, torch.device("cpu"), workers)
         assert np.array_equal(out, tiled_out.permute(1, 2, 0).numpy())
-        assert np.array_equal(shares[0], tiled_phi[0].permute(1, 2, 0).numpy())
-    fast_out, fast_shares = fuse_photo(inference_copy(fusion), Observation(x), [prior], 64, torch.device("cpu"))
+        assert np.array_equal(shares, tiled_shares.permute(0, 2, 3, 1).numpy())
+    fast_out, fast_shares = fuse_photo(inference_copy(fusion), Observation(x), sources, 64, torch.device("cpu"))
     assert 0 < np.abs(fast_shares - shares).max() < 1e-5 and np.abs(fast_out - out).max() < 1e-5
     assert all(not isinstance(m, torch.nn.BatchNorm2d) for m in inference_copy(fusion).modules())
     assert any(isinstance(m, torch.nn.BatchNorm2d) for m in fusion.modules())  # the trained network is left as it is
