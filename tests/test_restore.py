@@ -59,8 +59,9 @@ def test_committed_models_load_and_run():
         model = default.fusion_model(torch.device("cpu"))
         source_count = max(1, len(default.spec.sources) - 1)  # the paper's fusion: the prior only
         x, sources = torch.rand(1, channels, 32, 32), torch.rand(1, source_count, 3, 32, 32)
+        mask = (torch.rand(1, 1, 32, 32) > 0.7).float() if degradation_class(task).has_mask else None
         with torch.no_grad():
-            out, shares = model.fuse(x, sources)
+            out, shares = model.fuse(x, sources, mask)
         assert out.shape == (1, 3, 32, 32) and torch.isfinite(out).all()
         # issue 15: the built-in networks' phi is a share, in [0, 1] by construction (issue 19: the
         # multi-source networks' shares are softmax weights, as col's and denblind's)

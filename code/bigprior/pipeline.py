@@ -59,6 +59,7 @@ from .generators import load_generator
 from .inversion.losses import build_loss
 from .inversion.memory import BatchSize, batches_that_fit
 from .inversion.stage import InvertedImage, InversionSettings, Inverter
+from .resampling import resize_image
 from .restoration import Restoration, paste_known, source_of
 from .runtime import numeric_mode, resolve_device
 from .workers import CpuWorkers, cpu_count
@@ -391,8 +392,20 @@ class Pipeline:
                            working_sigma=(item.working or observation).sigma, clean=clean, notes=list(observation.notes))
 
     def classical_image(self, name: str, observation: Observation) -> np.ndarray:
-        """A classical source of the observation at its size, as 8 bits (as the training sources were saved)."""
-        return imageio.uint8_from_float(self.classical[name].restore(observation))
+        """A classical source of the observation at its size, as 8 bits (as the training sources were saved).
+        A method that works at the training images' scale (`ClassicalMethod.at_training_scale`: the hole
+        fillers, whose radius is in those pixels and whose cost grows with the hole's area times the radius
+        squared) fills a larger photo at that scale, as the prior is made at the generator's: the observation
+        brought to the training images' size (`Degradation.at_size`), filled, enlarged, and the observed
+        pixels put back at the photo's size."""
+        method = self.classical[name]
+        height, width = observation.x.shape[-2:]
+        factor = math.sqrt(height * width) / self.reference_side  # as `simulate` scales the degradation
+        if not method.at_training_scale or factor <= 1:
+            return imageio.uint8_from_float(method.restore(observation))
+        small = self.degradation.at_size(observation, round(height / factor), round(width / factor))
+        filled = resize_image(imageio.hwc_to_chw(method.restore(small)), (height, width))
+        return imageio.uint8_from_float(paste_known(imageio.chw_to_hwc(filled).astype(np.float32), observation))
 
 
 def classical_methods_of_run(loaded: LoadedFusion) -> dict[str, ClassicalMethod]:

@@ -46,6 +46,8 @@ class ClassicalMethod(ABC):
     optional: ClassVar[str | None] = None  # the pip extra that installs what it needs (not in the default install)
     licence: ClassVar[str] = ""  # said where the extra is asked for
     learns: ClassVar[bool] = False  # `fit` learns from the training images (its train indices are recorded)
+    # its settings are in the training images' pixels: a larger photo's source is made at their scale (pipeline)
+    at_training_scale: ClassVar[bool] = False
 
     @classmethod
     def tasks(cls) -> list[str]:

@@ -31,6 +31,7 @@ class HoleFiller(ClassicalMethod):
     """An inpainting method: `fill` proposes every pixel, the observed ones are then pasted back."""
 
     serves: ClassVar[tuple] = (Inpainting,)
+    at_training_scale: ClassVar[bool] = True
 
     def restore(self, observation: Observation) -> np.ndarray:
         image, missing = observed_array(observation), missing_pixels(observation, self.name)
