@@ -13,17 +13,18 @@ the fusion network runs on the photo's own pixels, `out = (1 - phi) x + phi up(g
 `keep_known` the known pixels of a masked observation are pasted back exactly. Scores are computed at
 the photo's resolution, in strips of rows so that memory stays bounded on large photos.
 
-How it computes. On a CPU the work is shared between worker threads of one torch thread each
-(`bigprior.workers`): the photos of a batch are inverted side by side, each alone, so a photo's prior does
-not depend on the batch or on the number of workers (each is the inversion of a batch of one), the
-classical sources are made meanwhile, and the fusion's tiles are shared between the workers. On a GPU the
-photos of a batch are inverted as one batch, halved when it does not fit (`inversion.memory`). `precision`:
-- `default`: the fusion runs an inference copy of the network (`fusion.inference`: batch norms folded,
-  channels-last), equal to the trained network's up to float rounding. The observation is brought to the
-  generator's grid with the process's threads, as before the workers: that resampling is a matrix product
-  whose rounding depends on the thread count (OMP_NUM_THREADS), and the inversion's Adam steps turn a 1e-7
-  difference of their target into a visible one, so a photo's result depends on it (not on anything else).
-- `fp32`: strict float32, thread for thread: the inversion's batch-exact convolutions
+How it computes. On a CPU each photo is inverted alone (the inversion of a batch of one), so a photo's
+prior does not depend on the batch; the classical sources are made meanwhile on a side thread, and the
+fusion's tiles are shared between worker threads of one torch thread each (`bigprior.workers`). On a GPU
+the photos of a batch are inverted as one batch, halved when it does not fit (`inversion.memory`). `precision`:
+- `default`: the photos are inverted one after another with the process's threads (on a quiet 2-core CPU
+  twice as fast for one photo as one thread: 1.8 s against 3.5 s at the built-in setting; side by side on
+  one thread each they were faster only on a CPU that other processes kept busy). Their matrix products'
+  rounding depends on the thread count (OMP_NUM_THREADS), and the inversion's Adam steps turn a 1e-7
+  difference into a visible one, so a photo's result depends on it (not on anything else). The fusion
+  runs an inference copy of the network (`fusion.inference`: batch norms folded, channels-last), equal to
+  the trained network's up to float rounding.
+- `fp32`: the photos side by side on the workers; strict float32, thread for thread: the inversion's batch-exact convolutions
   (`runtime.numeric_mode`) and the trained network itself, everything with one torch thread: the results
   do not depend on the batch, the workers, the thread count or the number of processes, and equal bit for
   bit those of the pipeline before the workers run with one thread.
@@ -353,14 +354,14 @@ class Pipeline:
         when it does not fit) and in fp32 (the batch-exact steps)."""
         steps = _step_counter(progress, self.inverter.settings.iterations * len(observations))
         items = list(zip(observations, indices))
-        if self.device.type == "cpu":
-            # default: on the generator's grid first, with the process's threads, as before the workers (see
-            # the module's docstring); fp32: in the workers, with one thread, as everything else
-            strict = self.precision == "fp32"
-            working = [None if strict else [self.inverter.working(o)] for o in observations]
-            with self.workers(len(items)) as workers, _batch_exact(strict, self.device):
+        if self.device.type == "cpu" and self.precision != "fp32":
+            # default: one photo after another, each alone, with the process's threads (see the module's docstring)
+            return [self.inverter.invert_observations([o], [i], progress=steps, working=[self.inverter.working(o)])[0]
+                    for o, i in items]
+        if self.device.type == "cpu":  # fp32: side by side in the workers, one thread each, as everything else
+            with self.workers(len(items)) as workers, _batch_exact(True, self.device):
                 parts = workers.map(lambda k: self.inverter.invert_observations(
-                    [observations[k]], [indices[k]], progress=steps, working=working[k]), range(len(items)))
+                    [observations[k]], [indices[k]], progress=steps), range(len(items)))
             return [part[0] for part in parts]
 
         def run(batch: Sequence[tuple[Observation, int]]) -> list[InvertedImage]:
