@@ -15,9 +15,8 @@ the photo's resolution, in strips of rows so that memory stays bounded on large 
 
 How it computes. On a CPU each photo is inverted alone (the inversion of a batch of one), so a photo's
 prior does not depend on the batch; the classical sources are made after it (default mode) or meanwhile
-on a side thread (fp32, and on a GPU), and the
-fusion's tiles are shared between worker threads of one torch thread each (`bigprior.workers`). On a GPU
-the photos of a batch are inverted as one batch, halved when it does not fit (`inversion.memory`). `precision`:
+on a side thread (fp32, and on a GPU), and the fusion's tiles are shared between worker threads of one
+torch thread each (`bigprior.workers`). On a GPU the photos of a batch are inverted as one batch, halved when it does not fit (`inversion.memory`). `precision`:
 - `default`: the photos are inverted one after another with the process's threads (on a quiet 2-core CPU
   twice as fast for one photo as one thread: 1.8 s against 3.5 s at the built-in setting; side by side on
   one thread each they were faster only on a CPU that other processes kept busy). Their matrix products'
@@ -347,12 +346,8 @@ class Pipeline:
         meanwhile = self.device.type != "cpu" or self.precision == "fp32"
         for start in range(0, len(observations), batch_size):
             part, truths = list(observations[start : start + batch_size]), clean[start : start + batch_size]
-            if not meanwhile:
-                for item, truth in zip(self.invert(part, indices[start : start + batch_size], progress), truths):
-                    yield self.fuse(item, truth, progress)
-                continue
             with ThreadPoolExecutor(1, thread_name_prefix="bigprior-classical") as side:
-                classical = [self.classical_later(o, side) for o in part]
+                classical = [self.classical_later(o, side) if meanwhile else {} for o in part]
                 inverted = self.invert(part, indices[start : start + batch_size], progress)
                 for item, truth, sources in zip(inverted, truths, classical):
                     yield self.fuse(item, truth, progress, {name: f.result() for name, f in sources.items()})
@@ -366,8 +361,7 @@ class Pipeline:
         items = list(zip(observations, indices))
         if self.device.type == "cpu" and self.precision != "fp32":
             # default: one photo after another, each alone, with the process's threads (see the module's docstring)
-            return [self.inverter.invert_observations([o], [i], progress=steps, working=[self.inverter.working(o)])[0]
-                    for o, i in items]
+            return [self.inverter.invert_observations([o], [i], progress=steps)[0] for o, i in items]
         if self.device.type == "cpu":  # fp32: side by side in the workers, one thread each, as everything else
             with self.workers(len(items)) as workers, _batch_exact(True, self.device):
                 parts = workers.map(lambda k: self.inverter.invert_observations(

@@ -1,12 +1,12 @@
 """CPU work shared between threads that each compute with one torch thread.
 
-PyTorch's own intra-op threads synchronise after every operation: on the inversion's small tensors (a
-64 px generator, one photo) and on a CPU that other processes share, two such threads were measured 3 to
-12 times slower than one (benchmarks/restore_speed.py). So on the CPU the pipeline splits its work into
-independent pieces instead (photos in the inversion, tiles in the fusion, files in the writer) and runs
-them on `count` worker threads, each with a single torch thread: the cores compute without waiting for
-each other, and each piece computes exactly as it would alone (its results do not depend on how many
-workers there are). `count` is the number of threads torch would use (the cores, or OMP_NUM_THREADS:
+PyTorch's own intra-op threads synchronise after every operation: on a CPU that other processes share,
+two such threads were measured 3 to 12 times slower than one on the inversion's small tensors
+(benchmarks/restore_speed.py; on a quiet CPU they are twice as fast, so the default mode inverts one photo
+at a time with the process's threads). Where the work splits into independent pieces (tiles in the fusion,
+files in the writer, photos in the strict fp32 inversion) the pipeline runs them on `count` worker threads,
+each with a single torch thread: the cores compute without waiting for each other, and each piece
+computes exactly as it would alone (its results do not depend on how many workers there are). `count` is the number of threads torch would use (the cores, or OMP_NUM_THREADS:
 torchrun sets it to 1 for several processes per machine).
 
 Torch's thread count is a process setting: `CpuWorkers` sets it to one for its lifetime and gives the

@@ -138,15 +138,13 @@ class Inverter:
     def invert_observations(self, observations: Sequence[Observation], indices: Sequence[int],
                             clean: Sequence[np.ndarray | None] | None = None,
                             progress: Callable[[int], None] | None = None,
-                            iterations: int | None = None,
-                            working: Sequence[Observation] | None = None) -> list[InvertedImage]:
+                            iterations: int | None = None) -> list[InvertedImage]:
         """Invert given observations (e.g. a user's degraded photos, any size); `clean`, when known, is
-        the ground truth the colorization prior takes its luma from (else the observation's luma is used);
-        `working`: the observations already brought to the generator's grid (`working`)."""
+        the ground truth the colorization prior takes its luma from (else the observation's luma is used)."""
         s, degradation = self.settings, self.degradation
         iterations = s.iterations if iterations is None else iterations
         clean = list(clean) if clean is not None else [None] * len(observations)
-        working = list(working) if working is not None else [self.working(o) for o in observations]
+        working = [self.working(o) for o in observations]
         targets = torch.stack([degradation.inversion_target(o.x) for o in working]).to(self.device) * 2 - 1
         masks = None
         if working[0].mask is not None:
