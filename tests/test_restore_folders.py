@@ -227,6 +227,36 @@ def test_the_fast_fusion_agrees_with_the_trained_network_and_the_tiles_with_one_
     assert any(isinstance(m, torch.nn.BatchNorm2d) for m in fusion.modules())  # the trained network is left as it is
 
 
+@pytest.mark.parametrize("task", ["col", "inpvar", "denblind"])
+def test_the_bfloat16_fusion_stays_within_one_level_of_float32(task: str) -> None:
+    """The inference copy computing in bfloat16 (the default mode on a CPU with native bf16) keeps its last
+    convolution, softmax and blend in float32, and its 8-bit result is within 1/255 of the float32
+    network's on a real photo's sources (the built-in network, scikit-image's astronaut degraded)."""
+    from skimage import data
+
+    from bigprior import imageio
+    from bigprior.fusion.inference import Float32Layer
+    from bigprior.fusion.spec import GENERATIVE_PRIOR
+    from bigprior.pipeline import simulate
+
+    pipeline = Pipeline.from_defaults(task, iterations=5)
+    photo = np.asarray(Image.fromarray(data.astronaut()).resize((320, 320), Image.BICUBIC)).astype(np.float32) / 255
+    observation = simulate(pipeline.degradation, photo, 0, 0, pipeline.reference_side)
+    item = pipeline.invert([observation], [0])[0]
+    images = [item.prior if name == GENERATIVE_PRIOR else pipeline.classical_image(name, observation) for name in pipeline.source_names]
+    results = {}
+    for dtype in (None, torch.bfloat16):
+        network = inference_copy(pipeline.fusion, compute_dtype=dtype)
+        out, shares = fuse_photo(network, observation, images, 128, torch.device("cpu"))
+        results[dtype] = (imageio.uint8_from_float(np.clip(out, 0, 1)), shares)
+    reduced = inference_copy(pipeline.fusion, compute_dtype=torch.bfloat16)
+    assert sum(isinstance(m, Float32Layer) for m in reduced.modules()) == 1
+    assert results[torch.bfloat16][1].dtype == np.float32
+    difference = np.abs(results[torch.bfloat16][0].astype(int) - results[None][0].astype(int))
+    assert difference.max() <= 1
+    assert 0 < np.abs(results[torch.bfloat16][1] - results[None][1]).max() < 0.05  # it did compute in bf16
+
+
 def test_ssim_of_several_outputs_is_scikit_images_bit_for_bit_on_any_number_of_workers(monkeypatch) -> None:
     from skimage.metrics import structural_similarity
 
@@ -246,3 +276,30 @@ def test_ssim_of_several_outputs_is_scikit_images_bit_for_bit_on_any_number_of_w
                 total[c] += structural_similarity(b[..., c], a[..., c], data_range=1.0, full=True)[1][first:last, pad:37 - pad].sum()
         expected.append(float(np.mean(total / ((53 - 2 * pad) * (37 - 2 * pad)))))
     assert metrics.ssim_many(images, reference, workers=1) == expected == metrics.ssim_many(images, reference, workers=3)
+
+
+def test_auc_of_several_outputs_is_the_scikit_image_lab_count_bit_for_bit(monkeypatch) -> None:
+    """auc_many (a table of the sRGB decoding, no L channel, a histogram instead of a sort, strips on
+    threads) gives the value of scikit-image's rgb2lab + deltaE_cie76 and a sorted count, bit for bit."""
+    from skimage.color import deltaE_cie76, rgb2lab
+
+    monkeypatch.setattr(metrics, "STRIP_ROWS", 16)
+    rng = np.random.default_rng(1)
+    reference = rng.integers(0, 256, (53, 37, 3), dtype=np.uint8)
+    images = [rng.integers(0, 256, reference.shape, dtype=np.uint8),
+              np.clip(reference.astype(int) + rng.integers(-12, 13, reference.shape), 0, 255).astype(np.uint8),
+              reference.astype(np.float32) / 255 + rng.normal(0, 0.2, reference.shape).astype(np.float32),  # unclamped
+              reference.copy()]
+    expected = []
+    for image in images:
+        lab, lab_reference = rgb2lab(metrics._as_float(image)), rgb2lab(metrics._as_float(reference))
+        lab[..., 0] = lab_reference[..., 0] = 0
+        distances = np.sort(deltaE_cie76(lab_reference, lab).ravel())
+        fractions = np.searchsorted(distances, np.arange(metrics.AUC_MAX_THRESHOLD), side="right") / distances.size
+        total = 0.0
+        for fraction in fractions:
+            total += float(fraction)
+        expected.append(100 * total / metrics.AUC_MAX_THRESHOLD)
+    assert expected[-1] == 100.0 and expected[0] < 60
+    assert metrics.auc_many(images, reference, workers=1) == expected == metrics.auc_many(images, reference, workers=3)
+    assert [metrics.auc(image, reference) for image in images] == expected

@@ -23,7 +23,9 @@ torch thread each (`bigprior.workers`). On a GPU the photos of a batch are inver
   rounding depends on the thread count (OMP_NUM_THREADS), and the inversion's Adam steps turn a 1e-7
   difference into a visible one, so a photo's result depends on it (not on anything else). The fusion
   runs an inference copy of the network (`fusion.inference`: batch norms folded, channels-last), equal to
-  the trained network's up to float rounding.
+  the trained network's up to float rounding; on a CPU that multiplies bfloat16 natively (AMX, AVX-512
+  BF16: `runtime.native_bf16_cpu`) its convolutions but the last run in bfloat16, as a GPU's run in TF32:
+  2.7x faster per tile on this project's CPU, the restored image within 1/255 of float32's.
 - `fp32`: the photos side by side on the workers; strict float32, thread for thread: the inversion's batch-exact convolutions
   (`runtime.numeric_mode`) and the trained network itself, everything with one torch thread: the results
   do not depend on the batch, the workers, the thread count or the number of processes, and equal bit for
@@ -62,7 +64,7 @@ from .inversion.memory import BatchSize, batches_that_fit
 from .inversion.stage import InvertedImage, InversionSettings, Inverter
 from .resampling import resize_image
 from .restoration import Restoration, paste_known, source_of
-from .runtime import numeric_mode, resolve_device
+from .runtime import native_bf16_cpu, numeric_mode, resolve_device
 from .workers import CpuWorkers, cpu_count
 from .zoo import resolve_generator_path
 
@@ -324,7 +326,8 @@ class Pipeline:
         if self.precision == "fp32":
             return self.fusion
         if self._inference is None:
-            self._inference = inference_copy(self.fusion)
+            reduced = torch.bfloat16 if self.device.type == "cpu" and native_bf16_cpu() else None
+            self._inference = inference_copy(self.fusion, compute_dtype=reduced)
         return self._inference
 
     def restore(self, observation: Observation, *, index: int = 0, clean: np.ndarray | None = None,

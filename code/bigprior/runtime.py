@@ -40,6 +40,13 @@ def resolve_device(name: str = "auto") -> torch.device:
     return device
 
 
+def native_bf16_cpu() -> bool:
+    """Whether this CPU multiplies bfloat16 natively (AMX tiles or AVX-512 BF16) and oneDNN is there to use
+    it: its bf16 convolutions are then several times faster than float32 ones (the built-in fusion network:
+    2.7x per tile on this project's CPU, AMX); elsewhere bf16 is emulated and slower than float32."""
+    return torch.backends.mkldnn.is_available() and (torch.cpu._is_amx_tile_supported() or torch.cpu._is_avx512_bf16_supported())
+
+
 MMAP_THRESHOLD = 1024 * 1024  # bytes: larger allocations are mapped from the OS and given back when freed
 _GLIBC_M_MMAP_THRESHOLD = -3
 

@@ -53,7 +53,8 @@ register(ImageMetric("psnr", "PSNR", 2, lambda image, gt, scorer: metrics.psnr(i
 register(ImageMetric("ssim", "SSIM", 4, lambda image, gt, scorer: metrics.ssim(image, gt),
                      compute_many=lambda images, gt, scorer: metrics.ssim_many(images, gt, workers=cpu_count())))
 register(ImageMetric("auc", "AuC", 2, lambda image, gt, scorer: metrics.auc(image, gt),
-                     applies=lambda color_metrics, scorer: color_metrics))
+                     applies=lambda color_metrics, scorer: color_metrics,
+                     compute_many=lambda images, gt, scorer: metrics.auc_many(images, gt, workers=cpu_count())))
 register(ImageMetric("lpips", "LPIPS", 4, lambda image, gt, scorer: metrics.lpips(scorer.lpips_model, image, gt),
                      applies=lambda color_metrics, scorer: scorer.lpips_model is not None, shown_when_absent=True))
 
