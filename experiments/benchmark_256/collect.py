@@ -25,6 +25,7 @@ import numpy as np
 import torch
 
 from bigprior import imageio
+from bigprior.baselines.classical import REGISTRY
 from bigprior.defaults import load_defaults
 from bigprior.degradations import Observation
 from bigprior.experiment import METRICS_FILE, Experiment, workspace_root
@@ -40,7 +41,13 @@ EXPERIMENTS = ("col_bedroom", "col_church", "inpcrop_bedroom", "inpcrop_church",
                "inpvar_church", "inpvar_conference", "denblind_bedroom", "denblind_church", "denblind_conference")
 PRIOR, BUILTIN, PAPER, MULTI = "prior (built-in 64 px PGGAN)", "BIGPrior built-in (two sources)", \
     "BIGPrior paper's fusion", "BIGPrior multi-source"
-FUSIONS = (BUILTIN, PAPER, MULTI)
+MULTI_EXTRA = "BIGPrior multi-source with optional-extra sources"  # e.g. BM3D: not in the default install
+FUSIONS = (BUILTIN, PAPER, MULTI, MULTI_EXTRA)
+
+
+def is_optional(method: str) -> bool:
+    """Whether a peer needs an optional extra (BM3D: the bm3d package's non-commercial licence)."""
+    return method in REGISTRY and REGISTRY[method].optional is not None
 
 
 def fused_outputs(model: FusionNetwork, experiment: Experiment, indices: Sequence[int]) -> dict[int, np.ndarray]:
@@ -59,15 +66,15 @@ def fused_outputs(model: FusionNetwork, experiment: Experiment, indices: Sequenc
 
 
 def runs_of(experiment: Experiment) -> dict[str, Path]:
-    """The experiment's tested fusion runs, by kind: the paper's fusion (DnCNN, unbounded phi, two sources) and
-    the multi-source fusion (the newest of each)."""
+    """The experiment's tested fusion runs, by kind: the paper's fusion (DnCNN, unbounded phi, two sources), the
+    multi-source fusion over default-install sources and the one with an optional extra's (the newest of each)."""
     found: dict[str, Path] = {}
     for folder in sorted(experiment.root.glob(f"net_data/{experiment.name}_*"), key=lambda p: int(p.name.rsplit("_", 1)[1])):
         if not (folder / METRICS_FILE).is_file():
             continue
         options = FusionOptions.load(folder)
         if options.sources:
-            found[MULTI] = folder
+            found[MULTI_EXTRA if any(is_optional(name) for name in options.sources.split(",")) else MULTI] = folder
         elif options.backbone == "D" and options.phi_activation == "none" and not options.extend_input:
             found[PAPER] = folder
     return found
@@ -87,11 +94,12 @@ def score_experiment(experiment: Experiment, train_count: int, device: torch.dev
     for kind, folder in runs_of(experiment).items():
         outputs[kind] = fused_outputs(load_fusion_run(folder, device=device).model.eval(), experiment, test)
         record.setdefault("runs", {})[kind] = folder.name
-        if kind == MULTI:
+        if kind in (MULTI, MULTI_EXTRA):
             tested = imageio.read_json(folder / METRICS_FILE)
-            record["shares"] = {key: tested["mean"]["bigprior"][f"{key}_share"] for key in ("data", "classical", "generative")}
-            record["pearson_generative_advantage"] = tested["calibration"]["pearson_phi_advantage"]
-            record["sources"] = tested["sources"]
+            account = record if kind == MULTI else record.setdefault("with_extras", {})
+            account["shares"] = {key: tested["mean"]["bigprior"][f"{key}_share"] for key in ("data", "classical", "generative")}
+            account["pearson_generative_advantage"] = tested["calibration"]["pearson_phi_advantage"]
+            account["sources"] = tested["sources"]
     gts = {i: imageio.float_from_uint8(imageio.read_rgb(experiment.gt_path(i))) for i in test}
     for name, images in outputs.items():
         scores = [score_image(imageio.float_from_uint8(images[i]), gts[i], color_metrics=color) for i in test]
@@ -99,8 +107,10 @@ def score_experiment(experiment: Experiment, train_count: int, device: torch.dev
     return record
 
 
-def peers_of(record: dict) -> dict[str, dict]:
-    return {name: scores for name, scores in record["methods"].items() if name != PRIOR and name not in FUSIONS}
+def peers_of(record: dict, extras: bool = False) -> dict[str, dict]:
+    """The classical peers' scores: those of the default install, or with `extras` every one."""
+    return {name: scores for name, scores in record["methods"].items()
+            if name != PRIOR and name not in FUSIONS and (extras or not is_optional(name))}
 
 
 def experiment_table(record: dict) -> list[str]:
@@ -141,7 +151,34 @@ def summary_table(records: Sequence[dict]) -> tuple[list[str], dict]:
     verdict = {"experiments": len(records), "multi_source_run": len(margins),
                "at_least_best_peer": sum(m >= 0 for m in margins), "mean_margin_db": float(np.mean(margins)) if margins else None,
                "min_margin_db": float(min(margins)) if margins else None, "positive_r": sum(r > 0 for r in r_values)}
+    extra_lines, extra_margins = extras_table(records)
+    if extra_lines:
+        lines += ["", "With the optional extras installed (peers and sources that need them, e.g. BM3D):", "", *extra_lines]
+        verdict["with_extras"] = {"experiments": len(extra_margins), "at_least_best_peer": sum(m >= 0 for m in extra_margins.values()),
+                                  "margins_db": extra_margins}
     return lines, verdict
+
+
+def extras_table(records: Sequence[dict]) -> tuple[list[str], dict[str, float]]:
+    """Per experiment with an optional extra's peer: the best peer of all, the fusion with that extra's source
+    (or "not run") and its margin."""
+    head = "| experiment | best peer, extras included | multi-source | with extras' sources | margin | shares | r |"
+    lines, margins = [head, "|" + " --- |" * (head.count("|") - 1)], {}
+    for record in records:
+        peers, methods = peers_of(record, extras=True), record["methods"]
+        if not any(is_optional(name) for name in peers):
+            continue
+        best = max(peers, key=lambda name: peers[name]["psnr"])
+        account = record.get("with_extras", {})
+        if MULTI_EXTRA in methods:
+            margins[record["experiment"]] = methods[MULTI_EXTRA]["psnr"] - peers[best]["psnr"]
+        shares, r = account.get("shares"), account.get("pearson_generative_advantage")
+        margin = margins.get(record["experiment"])
+        lines.append(f"| {record['experiment']} | {best} {score_cell(peers[best])} | {score_cell(methods.get(MULTI))} | "
+                     f"{score_cell(methods.get(MULTI_EXTRA))} | {'%+.2f' % margin if margin is not None else 'n/a'} | "
+                     + (" / ".join(f"{shares[k]:.2f}" for k in ("data", "classical", "generative")) if shares else "n/a")
+                     + f" | {'%.3f' % r if r is not None else 'n/a'} |")
+    return (lines if len(lines) > 2 else []), margins
 
 
 def main(argv: Sequence[str] | None = None) -> int:
