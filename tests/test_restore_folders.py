@@ -257,6 +257,18 @@ def test_the_bfloat16_fusion_stays_within_one_level_of_float32(task: str) -> Non
     assert 0 < np.abs(results[torch.bfloat16][1] - results[None][1]).max() < 0.05  # it did compute in bf16
 
 
+@pytest.mark.parametrize("native", [True, False])
+def test_the_pipeline_computes_the_fusion_in_bfloat16_only_where_the_cpu_has_it_and_not_in_fp32(monkeypatch, native: bool) -> None:
+    import bigprior.pipeline as pipeline_module
+    from bigprior.fusion.inference import AutocastBackbone
+
+    monkeypatch.setattr(pipeline_module, "native_bf16_cpu", lambda: native)
+    default = Pipeline.from_defaults("denblind", iterations=1)
+    assert isinstance(default.fusion_network.backbone, AutocastBackbone) is native
+    strict = Pipeline.from_defaults("denblind", iterations=1, precision="fp32")
+    assert strict.fusion_network is strict.fusion and not isinstance(strict.fusion.backbone, AutocastBackbone)
+
+
 def test_ssim_of_several_outputs_is_scikit_images_bit_for_bit_on_any_number_of_workers(monkeypatch) -> None:
     from skimage.metrics import structural_similarity
 
