@@ -18,6 +18,8 @@ TORCH_FEATURES: dict[str, str] = {
     "torch._dynamo.config.recompile_limit": "2.6",  # cache_size_limit before (compiled.py checks with hasattr)
     "torch._dynamo.maybe_mark_dynamic": "2.1",
     "torch._dynamo.utils.counters": "2.0",
+    "torch.cpu._is_amx_tile_supported": "2.3",  # runtime.native_bf16_cpu
+    "torch.cpu._is_avx512_bf16_supported": "2.3",
     "torch.utils.flop_counter.FlopCounterMode": "2.1",
     "torch.autocast": "1.10",
     "torch.use_deterministic_algorithms": "1.8",
