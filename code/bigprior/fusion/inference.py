@@ -12,7 +12,7 @@ With a `compute_dtype` (bfloat16, where the CPU multiplies it natively: `runtime
 backbone's convolutions run under autocast to it, the way a GPU's default mode runs TF32, except its last
 convolution: the logits (or the paper's residual) are computed in float32 from the rounded features, and
 the softmax and the blend stay float32. On the built-in networks the restored 8-bit image is then within
-1/255 of the float32 one (benchmarks/restore_speed.py checks it on every photo it runs).
+1/255 of the float32 one (tests/test_restore_folders.py checks it on a real photo's sources).
 """
 
 from __future__ import annotations
